@@ -1,0 +1,195 @@
+//! Command-line interface definition.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "pith", version, about = "Self-hosted multimodal search over your files, with local models")]
+pub struct Cli {
+    /// Store directory (SQLite, text and vector indexes).
+    #[arg(long, global = true, env = "PITH_DATA")]
+    pub data: Option<PathBuf>,
+    /// Model cache directory.
+    #[arg(long, global = true, env = "PITH_MODELS")]
+    pub models: Option<PathBuf>,
+    /// Intra-op threads per ONNX session.
+    #[arg(long, global = true, default_value_t = 2)]
+    pub threads: usize,
+    /// More logging.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub cmd: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Index files and folders (unchanged files are skipped, removed ones dropped).
+    Ingest {
+        paths: Vec<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the store.
+    Search(SearchArgs),
+    /// Items similar to an item ("more like this").
+    Similar {
+        id: i64,
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Counts, spaces and recent ingest errors.
+    Status {
+        #[arg(long)]
+        json: bool,
+        /// How many recent errors to list.
+        #[arg(long, default_value_t = 20)]
+        errors: usize,
+    },
+    /// Compare the indexes with the store; `--repair` fixes differences.
+    Check {
+        #[arg(long)]
+        repair: bool,
+    },
+    /// Measure retrieval quality on labelled data.
+    #[command(subcommand)]
+    Eval(EvalCmd),
+    /// Measure speed.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+    /// Manage models.
+    #[command(subcommand)]
+    Models(ModelsCmd),
+    /// Run the web UI and API, optionally watching folders.
+    Serve(ServeArgs),
+    /// Keep folders indexed without the web server.
+    Watch {
+        dirs: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    pub query: String,
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+    /// Only paths starting with this prefix.
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Modified on or after this date (YYYY-MM-DD).
+    #[arg(long)]
+    pub after: Option<String>,
+    /// Modified before this date (YYYY-MM-DD).
+    #[arg(long)]
+    pub before: Option<String>,
+    /// Comma-separated extensions, e.g. `md,txt`.
+    #[arg(long)]
+    pub ext: Option<String>,
+    #[arg(long, value_enum, default_value_t = ModeArg::Hybrid)]
+    pub mode: ModeArg,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum KindArg {
+    Text,
+    Image,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ModeArg {
+    Hybrid,
+    Bm25,
+    Vector,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EvalCmd {
+    /// nDCG@10, Recall@100, MRR@10 on a BEIR-layout folder.
+    Beir {
+        dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = ModeArg::Hybrid)]
+        mode: ModeArg,
+        #[arg(long)]
+        json: bool,
+        /// Write a TREC run file (top 100 per query).
+        #[arg(long)]
+        run: Option<PathBuf>,
+        /// Keep the evaluation store here (reused if it already holds the corpus).
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+    /// Text→image R@1/5/10 on a COCO-captions set.
+    Captions {
+        images: PathBuf,
+        captions: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        run: Option<PathBuf>,
+        /// ConSE: number of top ImageNet classes mixed.
+        #[arg(long)]
+        top_t: Option<usize>,
+        /// ConSE prompt template (`{}` = class name).
+        #[arg(long)]
+        template: Option<String>,
+        /// ConSE: use only the first class name, not all WordNet synonyms.
+        #[arg(long)]
+        no_synonyms: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// Ingest a folder into a temporary store: files/s, images/s, chunks/s, peak memory.
+    Ingest {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search latency over an existing store with queries from a file (one per line).
+    Search {
+        queries: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelsCmd {
+    /// Register a CLIP-family ONNX dual encoder directory (see docs/MODELS.md).
+    Add {
+        #[arg(value_parser = ["clip"])]
+        family: String,
+        dir: PathBuf,
+    },
+    /// Verify every installed model's checksums.
+    Verify,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Folders to keep indexed.
+    #[arg(long = "watch")]
+    pub watch: Vec<PathBuf>,
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    pub addr: String,
+    /// Require this key (header `x-api-key` or `?key=`) on every route.
+    #[arg(long, env = "PITH_API_KEY")]
+    pub api_key: Option<String>,
+    /// Largest accepted upload, in bytes.
+    #[arg(long, default_value_t = 20 << 20)]
+    pub max_upload: usize,
+}

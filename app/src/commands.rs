@@ -1,0 +1,315 @@
+//! What each subcommand does.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use pith_models::ModelCache;
+use pith_pipeline::eval::{beir, captions};
+use pith_pipeline::search::{Filters, Mode, SearchRequest};
+use pith_pipeline::{Engine, EngineConfig, Kind, SearchHit};
+
+use crate::cli::{BenchCmd, Cli, Command, EvalCmd, KindArg, ModeArg, ModelsCmd, SearchArgs};
+use crate::progress::CliProgress;
+
+pub fn config(cli: &Cli) -> EngineConfig {
+    let models = cli.models.clone().map(ModelCache::new).unwrap_or_else(ModelCache::from_env);
+    let data = cli.data.clone().unwrap_or_else(EngineConfig::default_data_dir);
+    let mut cfg = EngineConfig::new(data, models);
+    cfg.threads = cli.threads;
+    cfg
+}
+
+fn mode(m: ModeArg) -> Mode {
+    match m {
+        ModeArg::Hybrid => Mode::Hybrid,
+        ModeArg::Bm25 => Mode::Bm25,
+        ModeArg::Vector => Mode::Vector,
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let cfg = config(&cli);
+    match cli.cmd {
+        Command::Ingest { paths, json } => ingest(cfg, paths, json),
+        Command::Search(args) => search(cfg, args),
+        Command::Similar { id, k, json } => {
+            let engine = Engine::open(cfg)?;
+            print_hits(&engine.similar(id, k)?, json)
+        }
+        Command::Status { json, errors } => status(cfg, json, errors),
+        Command::Check { repair } => {
+            let engine = Engine::open(cfg)?;
+            let c = if repair { engine.reconcile()? } else { engine.check()? };
+            println!("{}", serde_json::to_string_pretty(&c)?);
+            if !c.is_consistent() {
+                bail!("store and indexes disagree (run `pith check --repair`)");
+            }
+            Ok(())
+        }
+        Command::Eval(e) => eval(cfg, e),
+        Command::Bench(b) => bench(cfg, b),
+        Command::Models(m) => models(cfg, m),
+        Command::Serve(args) => crate::serve::serve(cfg, args),
+        Command::Watch { dirs } => crate::serve::watch_only(cfg, dirs),
+    }
+}
+
+fn ingest(cfg: EngineConfig, paths: Vec<PathBuf>, json: bool) -> Result<()> {
+    if paths.is_empty() {
+        bail!("give at least one file or folder to ingest");
+    }
+    let engine = Engine::open(cfg)?;
+    let progress = CliProgress::new();
+    let report = pith_pipeline::ingest::ingest(&engine, &paths, &progress)?;
+    progress.finish();
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "{} files seen: {} added, {} updated, {} unchanged, {} removed, {} unsupported, {} failed ({} text chunks, {} images) in {:.1}s",
+            report.files_seen,
+            report.added,
+            report.updated,
+            report.unchanged,
+            report.removed,
+            report.skipped_unsupported,
+            report.failed,
+            report.text_chunks,
+            report.images,
+            report.seconds
+        );
+        if report.failed > 0 {
+            println!("see `pith status` for the errors");
+        }
+    }
+    Ok(())
+}
+
+pub fn filters_from(kind: Option<KindArg>, path: Option<String>, after: Option<String>, before: Option<String>, ext: Option<String>) -> Result<Filters> {
+    let date = |s: Option<String>, what: &str| -> Result<Option<i64>> {
+        s.map(|d| crate::dates::parse_date(&d).with_context(|| format!("--{what} wants a date as YYYY-MM-DD, got `{d}`"))).transpose()
+    };
+    Ok(Filters {
+        kind: kind.map(|k| match k {
+            KindArg::Text => Kind::Text,
+            KindArg::Image => Kind::Image,
+        }),
+        path_prefix: path.map(|p| std::path::absolute(&p).map(|a| a.to_string_lossy().into_owned()).unwrap_or(p)),
+        after: date(after, "after")?,
+        before: date(before, "before")?,
+        ext: ext.map(|e| e.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default(),
+    })
+}
+
+fn search(cfg: EngineConfig, a: SearchArgs) -> Result<()> {
+    let engine = Engine::open(cfg)?;
+    let req = SearchRequest {
+        q: a.query,
+        k: a.k,
+        offset: a.offset,
+        filters: filters_from(a.kind, a.path, a.after, a.before, a.ext)?,
+        mode: mode(a.mode),
+    };
+    let hits = engine.search(&req)?;
+    print_hits(&hits, a.json)
+}
+
+fn print_hits(hits: &[SearchHit], json: bool) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        for h in hits {
+            writeln!(out, "{}", serde_json::to_string(h)?)?;
+        }
+        return Ok(());
+    }
+    if hits.is_empty() {
+        writeln!(out, "no results")?;
+    }
+    let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    for (i, h) in hits.iter().enumerate() {
+        writeln!(out, "{:>2}. [{}] {}  (id {}, score {:.4})", i + 1, h.kind, h.title, h.id, h.score)?;
+        writeln!(out, "    {}", h.path)?;
+        if !h.snippet.is_empty() {
+            writeln!(out, "    {}", render_snippet(&h.snippet, &h.highlights, color))?;
+        }
+    }
+    Ok(())
+}
+
+fn render_snippet(s: &str, hl: &[(usize, usize)], color: bool) -> String {
+    let (open, close) = if color { ("\x1b[1;33m", "\x1b[0m") } else { ("[", "]") };
+    let mut out = String::new();
+    let mut at = 0;
+    for &(a, b) in hl {
+        if a < at || b > s.len() || !s.is_char_boundary(a) || !s.is_char_boundary(b) {
+            continue;
+        }
+        out.push_str(&s[at..a]);
+        out.push_str(open);
+        out.push_str(&s[a..b]);
+        out.push_str(close);
+        at = b;
+    }
+    out.push_str(&s[at..]);
+    out
+}
+
+fn status(cfg: EngineConfig, json: bool, errors: usize) -> Result<()> {
+    let engine = Engine::open(cfg)?;
+    let s = engine.status(errors)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(());
+    }
+    println!("store: {}", s.data_dir);
+    let c = &s.counts;
+    println!("files: {}  text items: {}  images: {}  chunks: {}  vectors: {}", c.files, c.text_items, c.image_items, c.chunks, c.vectors);
+    let mut spaces = s.spaces.clone();
+    spaces.sort();
+    for (name, n) in spaces {
+        println!("space {name}: {n} vectors");
+    }
+    println!("ingest errors: {}", c.errors);
+    for e in &s.errors {
+        println!("  {}: {}", e.path, e.reason);
+    }
+    Ok(())
+}
+
+fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
+    let progress = CliProgress::new();
+    match e {
+        EvalCmd::Beir { dir, mode: m, json, run, store } => {
+            let r = beir::run(&dir, &cfg, mode(m), run.as_deref(), store, &progress)?;
+            progress.finish();
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!("dataset {}  mode {:?}  queries {}", r.dataset, r.mode, r.queries);
+                println!("nDCG@10 {:.4}  Recall@100 {:.4}  MRR@10 {:.4}", r.ndcg_at_10, r.recall_at_100, r.mrr_at_10);
+                println!("{:.1} queries/s  p50 {:.2} ms  p95 {:.2} ms", r.queries_per_second, r.latency_p50_ms, r.latency_p95_ms);
+                if r.ingest.files_seen > 0 {
+                    println!("ingest: {} docs, {} chunks in {:.1}s ({:.1} docs/s)", r.ingest.files_seen, r.ingest.text_chunks, r.ingest.seconds, r.ingest.files_seen as f64 / r.ingest.seconds.max(1e-9));
+                }
+            }
+        }
+        EvalCmd::Captions { images, captions: caps, json, run, top_t, template, no_synonyms } => {
+            let mut cfg = cfg;
+            if let Some(t) = top_t {
+                cfg.conse.top_t = t;
+            }
+            if let Some(t) = template {
+                cfg.conse.template = t;
+            }
+            if no_synonyms {
+                cfg.conse.synonyms = false;
+            }
+            let r = captions::run(&images, &caps, &cfg, run.as_deref(), None, &progress)?;
+            progress.finish();
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!("images {}  captions {}", r.images, r.captions);
+                println!("R@1 {:.4}  R@5 {:.4}  R@10 {:.4}  median rank {}", r.r_at_1, r.r_at_5, r.r_at_10, r.median_rank);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn bench(cfg: EngineConfig, b: BenchCmd) -> Result<()> {
+    match b {
+        BenchCmd::Ingest { dir, json } => {
+            let tmp = tempfile::tempdir()?;
+            let mut cfg = cfg;
+            cfg.data_dir = tmp.path().join("store");
+            let engine = Engine::open(cfg)?;
+            // Load models first so the timing is ingestion, not start-up.
+            let t_load = Instant::now();
+            engine.encoders()?;
+            let load_s = t_load.elapsed().as_secs_f64();
+            let progress = CliProgress::new();
+            let r = pith_pipeline::ingest::ingest(&engine, &[dir], &progress)?;
+            progress.finish();
+            let s = r.seconds.max(1e-9);
+            let out = serde_json::json!({
+                "files": r.files_seen, "seconds": r.seconds, "model_load_seconds": load_s,
+                "files_per_s": r.files_seen as f64 / s, "images_per_s": r.images as f64 / s,
+                "text_chunks_per_s": r.text_chunks as f64 / s, "images": r.images, "text_chunks": r.text_chunks,
+                "failed": r.failed, "peak_rss_mb": peak_rss_mb(),
+            });
+            if json {
+                println!("{out}");
+            } else {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            }
+        }
+        BenchCmd::Search { queries, k, json } => {
+            let engine = Engine::open(cfg)?;
+            let qs: Vec<String> = std::fs::read_to_string(&queries)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+            if qs.is_empty() {
+                bail!("no queries in {}", queries.display());
+            }
+            engine.search(&SearchRequest::new(qs[0].clone(), k))?;
+            let mut lat = Vec::new();
+            let t0 = Instant::now();
+            for q in &qs {
+                let t = Instant::now();
+                engine.search(&SearchRequest::new(q.clone(), k))?;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            let total = t0.elapsed().as_secs_f64();
+            let p = |x| pith_pipeline::eval::percentile(&lat, x);
+            let out = serde_json::json!({"queries": qs.len(), "qps": qs.len() as f64 / total, "p50_ms": p(50.0), "p95_ms": p(95.0), "p99_ms": p(99.0), "max_ms": p(100.0)});
+            if json {
+                println!("{out}");
+            } else {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn models(cfg: EngineConfig, m: ModelsCmd) -> Result<()> {
+    let cache = &cfg.models;
+    match m {
+        ModelsCmd::Add { family: _, dir } => {
+            let dest = cache.dir(pith_models::catalog::CLIP_MODEL);
+            std::fs::create_dir_all(&cache.root)?;
+            let m = pith_models::ClipEncoder::register(&cache.root, &dir, &dest)?;
+            println!("registered CLIP model from {} ({}-d) in {}", dir.display(), m.dim, dest.display());
+            println!("re-ingest image folders to embed them in the clip space");
+        }
+        ModelsCmd::Verify => {
+            let mut bad = 0;
+            for name in [pith_models::catalog::RUNTIME, pith_models::catalog::TEXT_MODEL, pith_models::catalog::IMAGE_MODEL, pith_models::catalog::CLIP_MODEL] {
+                let dir = cache.dir(name);
+                if name == pith_models::catalog::CLIP_MODEL && !dir.exists() {
+                    println!("{name}: not registered (optional)");
+                    continue;
+                }
+                match pith_models::Manifest::read_verified(&dir) {
+                    Ok(m) => println!("{name}: ok ({} files verified)", m.files.len()),
+                    Err(e) => {
+                        bad += 1;
+                        println!("{name}: {e}");
+                    }
+                }
+            }
+            if bad > 0 {
+                bail!("{bad} model(s) failed verification");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,31 @@
+//! The `pith` binary: command-line parsing, configuration, logging, and the
+//! wiring of engine, daemon and web server. Errors become `anyhow` only here.
+
+mod cli;
+mod commands;
+mod dates;
+mod progress;
+mod serve;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    init_tracing(cli.verbose);
+    if let Err(e) = commands::run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn init_tracing(verbose: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if verbose { "info,pith=debug" } else { "warn,hnsw_rs=error,tantivy=warn,pith_web=info" };
+    let filter = EnvFilter::try_from_env("PITH_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        builder.init();
+    } else {
+        builder.json().init();
+    }
+}

@@ -1,0 +1,40 @@
+//! The model cache directory and the names of the models pith knows.
+
+use std::path::{Path, PathBuf};
+
+pub const RUNTIME: &str = "onnxruntime";
+pub const TEXT_MODEL: &str = "minilm-l6-v2-int8";
+pub const IMAGE_MODEL: &str = "efficientnet-lite0";
+pub const CLIP_MODEL: &str = "clip";
+
+/// Root of the model cache: `PITH_MODELS`, else `~/.cache/pith/models`.
+#[derive(Debug, Clone)]
+pub struct ModelCache {
+    pub root: PathBuf,
+}
+
+impl ModelCache {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        ModelCache { root: root.into() }
+    }
+
+    pub fn from_env() -> Self {
+        if let Some(p) = std::env::var_os("PITH_MODELS") {
+            return ModelCache::new(p);
+        }
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        ModelCache::new(home.join(".cache/pith/models"))
+    }
+
+    pub fn dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.dir(name).join("manifest.json").exists()
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}

@@ -1,0 +1,75 @@
+//! Loading ONNX Runtime itself. pith links it dynamically (the `load-dynamic`
+//! feature) so no build step downloads binaries; the library comes from the
+//! `onnxruntime` PyPI wheel via `make models`, `ORT_DYLIB_PATH`, or a copy next
+//! to the `pith` binary.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ort::environment::Environment;
+use ort::session::Session;
+
+use crate::error::{ModelError, Result};
+use crate::manifest::Manifest;
+
+pub const LIB_NAME: &str = "libonnxruntime.so.1.32.0";
+
+static ENV: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
+
+/// Where the runtime library is looked for, in order.
+pub fn candidates(models_root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        out.push(PathBuf::from(p));
+    }
+    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        out.push(dir.join(LIB_NAME));
+        out.push(dir.join("libonnxruntime.so"));
+    }
+    out.push(models_root.join("onnxruntime").join(LIB_NAME));
+    out
+}
+
+/// The process-wide ONNX Runtime environment, initialised on first use.
+pub fn environment(models_root: &Path) -> Result<&'static Environment> {
+    let env = ENV.get_or_init(|| init(models_root).map_err(|e| e.to_string()));
+    env.as_ref().map_err(|e| ModelError::Ort(e.clone()))
+}
+
+fn init(models_root: &Path) -> Result<Environment> {
+    let cands = candidates(models_root);
+    let found = cands.iter().find(|p| p.exists()).cloned().ok_or_else(|| ModelError::RuntimeMissing {
+        looked: cands.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+    })?;
+    // The copy in the model cache has a manifest; verify it like any model.
+    if found.starts_with(models_root) {
+        Manifest::read_verified(&models_root.join("onnxruntime"))?;
+    }
+    let env = ort::init_from(&found)
+        .map_err(|e| ModelError::Ort(format!("loading {}: {e}", found.display())))?
+        .with_name("pith")
+        .build()?;
+    Ok(env)
+}
+
+/// Open a session with a fixed number of intra-op threads.
+pub fn session(models_root: &Path, model: &Path, threads: usize) -> Result<Session> {
+    let env = environment(models_root)?;
+    let session = Session::builder(env)?
+        .with_intra_threads(threads.max(1))
+        .map_err(ort::Error::<()>::from)?
+        .with_inter_threads(1)
+        .map_err(ort::Error::<()>::from)?
+        .commit_from_file(model)
+        .map_err(|e| ModelError::Ort(format!("loading {}: {e}", model.display())))?;
+    Ok(session)
+}
+
+/// Names of a session's inputs, in order.
+pub fn input_names(s: &Session) -> Vec<String> {
+    s.inputs().iter().map(|o| o.name().to_string()).collect()
+}
+
+pub fn output_names(s: &Session) -> Vec<String> {
+    s.outputs().iter().map(|o| o.name().to_string()).collect()
+}

@@ -1,0 +1,173 @@
+//! MiniLM sentence embeddings: tokenize on the caller's thread, run the ONNX
+//! session on the encoder thread, mean-pool over the attention mask, L2-normalise.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use ort::session::SessionInputValue;
+use ort::value::Tensor;
+use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
+
+use crate::error::{ModelError, Result};
+use crate::manifest::Manifest;
+use crate::runtime;
+use crate::worker::Worker;
+
+/// A padded batch of token ids, row-major `[rows, cols]`.
+pub struct TokenBatch {
+    pub ids: Vec<i64>,
+    pub mask: Vec<i64>,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+pub struct TextEncoder {
+    tokenizer: Tokenizer,
+    raw: Tokenizer,
+    worker: Worker<TokenBatch, Vec<Vec<f32>>>,
+    pub dim: usize,
+    pub max_tokens: usize,
+    pub batch_size: usize,
+    pub name: String,
+}
+
+impl TextEncoder {
+    /// Load a verified model directory (model.onnx + tokenizer.json + manifest.json).
+    pub fn load(models_root: &Path, dir: &Path, threads: usize) -> Result<Self> {
+        let m = Manifest::read_verified(dir)?;
+        let max_tokens = m.pre_f64("max_length", 256.0) as usize;
+        let (tokenizer, raw) = load_tokenizers(&m.file("tokenizer.json"), max_tokens)?;
+        let model = m.file("model.onnx");
+        let root = models_root.to_path_buf();
+        let out_name = m.outputs.first().cloned().unwrap_or_else(|| "last_hidden_state".into());
+        let worker = Worker::spawn(&m.name, move || {
+            let mut session = runtime::session(&root, &model, threads)?;
+            let names = runtime::input_names(&session);
+            Ok(move |b: TokenBatch| run_pooled(&mut session, &names, &out_name, b))
+        })?;
+        Ok(TextEncoder { tokenizer, raw, worker, dim: m.dim, max_tokens, batch_size: 32, name: m.name })
+    }
+
+    /// The tokenizer without truncation, for splitting long text into chunks.
+    pub fn raw_tokenizer(&self) -> &Tokenizer {
+        &self.raw
+    }
+
+    /// Embed texts; batches are formed from length-sorted inputs so padding is small.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encs = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        let mut order: Vec<usize> = (0..encs.len()).collect();
+        order.sort_by_key(|&i| encs[i].get_ids().len());
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for group in order.chunks(self.batch_size.max(1)) {
+            let cols = group.iter().map(|&i| encs[i].get_ids().len()).max().unwrap_or(1).max(1);
+            let rows = group.len();
+            let mut ids = vec![0i64; rows * cols];
+            let mut mask = vec![0i64; rows * cols];
+            for (r, &i) in group.iter().enumerate() {
+                for (c, (&id, &m)) in encs[i].get_ids().iter().zip(encs[i].get_attention_mask()).enumerate() {
+                    ids[r * cols + c] = id as i64;
+                    mask[r * cols + c] = m as i64;
+                }
+            }
+            let vecs = self.worker.call(TokenBatch { ids, mask, rows, cols })?;
+            for (&i, v) in group.iter().zip(vecs) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
+        Ok(self.embed(&[text])?.pop().unwrap_or_default())
+    }
+}
+
+pub(crate) fn load_tokenizers(path: &Path, max_tokens: usize) -> Result<(Tokenizer, Tokenizer)> {
+    let mut tok = Tokenizer::from_file(path).map_err(|e| ModelError::Tokenizer(format!("{}: {e}", path.display())))?;
+    tok.with_padding(None::<PaddingParams>);
+    let mut raw = tok.clone();
+    raw.with_truncation(None).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+    tok.with_truncation(Some(TruncationParams { max_length: max_tokens, ..Default::default() }))
+        .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+    Ok((tok, raw))
+}
+
+fn run_pooled(
+    session: &mut ort::session::Session,
+    input_names: &[String],
+    out_name: &str,
+    b: TokenBatch,
+) -> Result<Vec<Vec<f32>>> {
+    let shape = [b.rows, b.cols];
+    let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::new();
+    for name in input_names {
+        let data = match name.as_str() {
+            "input_ids" => b.ids.clone(),
+            "attention_mask" => b.mask.clone(),
+            "token_type_ids" => vec![0i64; b.rows * b.cols],
+            other => return Err(ModelError::Ort(format!("text model has unexpected input `{other}`"))),
+        };
+        inputs.push((Cow::Owned(name.clone()), Tensor::from_array((shape, data))?.into()));
+    }
+    let outputs = session.run(inputs)?;
+    let value = outputs
+        .get(out_name)
+        .ok_or_else(|| ModelError::Ort(format!("text model has no output `{out_name}`")))?;
+    let (oshape, data) = value.try_extract_tensor::<f32>()?;
+    let dims: Vec<i64> = oshape.iter().copied().collect();
+    if dims.len() == 2 {
+        // Already pooled sentence embeddings [rows, dim].
+        let dim = dims[1] as usize;
+        return Ok(data.chunks(dim).map(|c| normalized(c.to_vec())).collect());
+    }
+    if dims.len() != 3 || dims[0] as usize != b.rows || dims[1] as usize != b.cols {
+        return Err(ModelError::Shape { name: out_name.into(), shape: dims });
+    }
+    let dim = dims[2] as usize;
+    Ok((0..b.rows).map(|r| normalized(mean_pool(data, &b.mask, r, b.cols, dim))).collect())
+}
+
+/// Mean of the token vectors of row `r` whose mask is 1.
+pub fn mean_pool(hidden: &[f32], mask: &[i64], r: usize, cols: usize, dim: usize) -> Vec<f32> {
+    let mut acc = vec![0f32; dim];
+    let mut n = 0f32;
+    for c in 0..cols {
+        if mask[r * cols + c] == 0 {
+            continue;
+        }
+        n += 1.0;
+        let off = (r * cols + c) * dim;
+        for (a, h) in acc.iter_mut().zip(&hidden[off..off + dim]) {
+            *a += h;
+        }
+    }
+    if n > 0.0 {
+        acc.iter_mut().for_each(|a| *a /= n);
+    }
+    acc
+}
+
+fn normalized(mut v: Vec<f32>) -> Vec<f32> {
+    crate::l2_normalize(&mut v);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_pool_ignores_padding() {
+        // 1 row, 3 tokens, dim 2; third token is padding with a huge value.
+        let hidden = [1.0, 2.0, 3.0, 4.0, 100.0, 100.0];
+        let mask = [1, 1, 0];
+        assert_eq!(mean_pool(&hidden, &mask, 0, 3, 2), vec![2.0, 3.0]);
+    }
+}

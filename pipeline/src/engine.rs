@@ -1,0 +1,333 @@
+//! The engine: one store directory (SQLite + tantivy + one HNSW per space) and
+//! the encoders. Synchronous and thread-safe; the web layer calls it from
+//! blocking tasks.
+//!
+//! Write order is SQLite first (one transaction per batch), then the derived
+//! indexes. A crash between the two leaves indexes behind or ahead of SQLite;
+//! [`Engine::open`] repairs them, and search only returns ids that SQLite still
+//! has, so no result ever points at nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+
+use pith_models::ModelCache;
+use serde::Serialize;
+
+use crate::conse::ConseConfig;
+use crate::encoders::{space, Encoders};
+use crate::error::{io_err, PipelineError, Result};
+use crate::index::text::TextIndex;
+use crate::index::vector::VectorIndex;
+use crate::store::{Counts, ErrorRow, NewFile, Store, Written};
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub data_dir: PathBuf,
+    pub models: ModelCache,
+    /// Intra-op threads per ONNX session.
+    pub threads: usize,
+    /// Text files are read up to this many bytes.
+    pub max_text_bytes: u64,
+    pub chunk_tokens: usize,
+    pub chunk_overlap: usize,
+    pub conse: ConseConfig,
+    pub rrf_k: f32,
+    pub weights: crate::search::Weights,
+}
+
+impl EngineConfig {
+    pub fn new(data_dir: impl Into<PathBuf>, models: ModelCache) -> Self {
+        EngineConfig {
+            data_dir: data_dir.into(),
+            models,
+            threads: 2,
+            max_text_bytes: 8 << 20,
+            chunk_tokens: 200,
+            chunk_overlap: 40,
+            conse: ConseConfig::default(),
+            rrf_k: 60.0,
+            weights: Default::default(),
+        }
+    }
+
+    pub fn default_data_dir() -> PathBuf {
+        if let Some(p) = std::env::var_os("PITH_DATA") {
+            return PathBuf::from(p);
+        }
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        home.join(".local/share/pith")
+    }
+}
+
+pub struct Engine {
+    pub cfg: EngineConfig,
+    store: Mutex<Store>,
+    pub(crate) text: TextIndex,
+    pub(crate) spaces: RwLock<HashMap<String, (i64, Arc<VectorIndex>)>>,
+    encoders: OnceLock<Encoders>,
+    encoders_lock: Mutex<()>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Consistency {
+    pub chunks: usize,
+    pub text_docs: usize,
+    pub text_missing: usize,
+    pub text_extra: usize,
+    pub vectors_missing: usize,
+    pub vectors_extra: usize,
+}
+
+impl Consistency {
+    pub fn is_consistent(&self) -> bool {
+        self.text_missing + self.text_extra + self.vectors_missing + self.vectors_extra == 0
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub data_dir: String,
+    pub counts: Counts,
+    pub spaces: Vec<(String, usize)>,
+    pub errors: Vec<ErrorRow>,
+}
+
+const SPACE_DIMS: &[(&str, &str, usize)] = &[
+    (space::TEXT, pith_models::catalog::TEXT_MODEL, 384),
+    (space::CONSE, pith_models::catalog::TEXT_MODEL, 384),
+    (space::VISUAL, pith_models::catalog::IMAGE_MODEL, 1280),
+];
+
+impl Engine {
+    pub fn open(cfg: EngineConfig) -> Result<Engine> {
+        std::fs::create_dir_all(&cfg.data_dir).map_err(io_err(&cfg.data_dir))?;
+        let store = Store::open(&cfg.data_dir.join("pith.sqlite"))?;
+        let text = TextIndex::open(&cfg.data_dir.join("text"))?;
+        let mut spaces = HashMap::new();
+        let mut dims: Vec<(String, String, usize)> =
+            SPACE_DIMS.iter().map(|(n, m, d)| (n.to_string(), m.to_string(), *d)).collect();
+        if cfg.models.has(pith_models::catalog::CLIP_MODEL) {
+            if let Ok(c) = pith_models::ClipEncoder::read_config(&cfg.models.dir(pith_models::catalog::CLIP_MODEL)) {
+                dims.push((space::CLIP.into(), pith_models::catalog::CLIP_MODEL.into(), c.embed_dim));
+            }
+        }
+        for (name, model, dim) in dims {
+            let id = store.space_id(&name, &model, dim)?;
+            let ix = VectorIndex::load_or_empty(&name, dim, &cfg.data_dir.join("vectors").join(&name));
+            spaces.insert(name, (id, Arc::new(ix)));
+        }
+        let engine = Engine {
+            cfg,
+            store: Mutex::new(store),
+            text,
+            spaces: RwLock::new(spaces),
+            encoders: OnceLock::new(),
+            encoders_lock: Mutex::new(()),
+        };
+        match engine.reconcile() {
+            Ok(_) => {}
+            Err(PipelineError::Locked(_)) => tracing::info!("store is being written by another process; repair skipped"),
+            Err(e) => return Err(e),
+        }
+        Ok(engine)
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Encoders, loaded on first use (status and listing never need them).
+    pub fn encoders(&self) -> Result<&Encoders> {
+        if let Some(e) = self.encoders.get() {
+            return Ok(e);
+        }
+        let _g = self.encoders_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = self.encoders.get() {
+            return Ok(e);
+        }
+        let e = Encoders::load(&self.cfg.models, self.cfg.threads, self.cfg.conse.clone())?;
+        Ok(self.encoders.get_or_init(|| e))
+    }
+
+    pub fn space(&self, name: &str) -> Option<(i64, Arc<VectorIndex>)> {
+        self.spaces.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
+
+    pub fn space_id(&self, name: &str) -> Option<i64> {
+        self.space(name).map(|s| s.0)
+    }
+
+    /// Compare indexes with SQLite and report (without changing anything).
+    pub fn check(&self) -> Result<Consistency> {
+        let store = self.store();
+        let sql = store.chunk_ids()?;
+        let tix = self.text.ids()?;
+        let mut c = Consistency {
+            chunks: sql.len(),
+            text_docs: tix.len(),
+            text_missing: sql.difference(&tix).count(),
+            text_extra: tix.difference(&sql).count(),
+            ..Default::default()
+        };
+        for (id, ix) in self.spaces.read().unwrap_or_else(|p| p.into_inner()).values() {
+            let want = store.vector_ids_of_space(*id)?;
+            let have = ix.live_ids();
+            c.vectors_missing += want.difference(&have).count();
+            c.vectors_extra += have.difference(&want).count();
+        }
+        Ok(c)
+    }
+
+    /// Bring every index in line with SQLite.
+    pub fn reconcile(&self) -> Result<Consistency> {
+        let before = self.check()?;
+        if before.is_consistent() {
+            return Ok(before);
+        }
+        tracing::warn!(?before, "indexes differ from the store; repairing");
+        let store = self.store();
+        let sql = store.chunk_ids()?;
+        let tix = self.text.ids()?;
+        let extra: Vec<u64> = tix.difference(&sql).copied().collect();
+        let missing: Vec<i64> = sql.difference(&tix).map(|&v| v as i64).collect();
+        let docs = store.chunk_docs(&missing)?;
+        self.text.apply_raw(&[], &extra, &docs)?;
+        for (name, (id, ix)) in self.spaces.read().unwrap_or_else(|p| p.into_inner()).iter() {
+            let vecs: Vec<(usize, Vec<f32>)> =
+                store.vectors_of_space(*id)?.into_iter().map(|(c, v)| (c as usize, v)).collect();
+            let want: HashSet<usize> = vecs.iter().map(|(c, _)| *c).collect();
+            let have = ix.live_ids();
+            let extra: Vec<usize> = have.difference(&want).copied().collect();
+            if have.is_empty() || extra.len() * 4 > have.len() {
+                ix.rebuild(&vecs);
+            } else {
+                ix.remove(&extra);
+                let add: Vec<(usize, Vec<f32>)> = vecs.into_iter().filter(|(c, _)| !have.contains(c)).collect();
+                ix.insert(&add);
+            }
+            ix.save(&self.cfg.data_dir.join("vectors").join(name))?;
+        }
+        drop(store);
+        self.check()
+    }
+
+    /// Store whole files (replacing older versions) and index them.
+    pub fn index_files(&self, files: &[NewFile]) -> Result<Vec<Written>> {
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let written = self.store().write_files(files)?;
+        let mut del_items = Vec::new();
+        let mut del_chunks = Vec::new();
+        let mut new_chunks = Vec::new();
+        for w in &written {
+            for &(c, it) in &w.removed {
+                del_chunks.push(c as usize);
+                del_items.push(it);
+            }
+            new_chunks.extend(w.chunk_ids.iter().copied());
+        }
+        del_items.sort_unstable();
+        del_items.dedup();
+        let docs = self.store().chunk_docs(&new_chunks)?;
+        self.text.apply(&del_items, &docs)?;
+        let mut per_space: HashMap<i64, Vec<(usize, Vec<f32>)>> = HashMap::new();
+        for (f, w) in files.iter().zip(&written) {
+            for (c, cid) in f.item.chunks.iter().zip(&w.chunk_ids) {
+                for (sid, v) in &c.vectors {
+                    per_space.entry(*sid).or_default().push((*cid as usize, v.clone()));
+                }
+            }
+        }
+        for (sid, ix) in self.spaces.read().unwrap_or_else(|p| p.into_inner()).values() {
+            ix.remove(&del_chunks);
+            if let Some(v) = per_space.get(sid) {
+                ix.insert(v);
+            }
+        }
+        Ok(written)
+    }
+
+    /// Remove files (by stored path) from the store and every index.
+    pub fn delete_paths(&self, paths: &[String]) -> Result<usize> {
+        let mut removed = Vec::new();
+        {
+            let mut store = self.store();
+            for p in paths {
+                removed.extend(store.delete_file(p)?);
+            }
+        }
+        let mut items: Vec<i64> = removed.iter().map(|(_, it)| *it).collect();
+        items.sort_unstable();
+        items.dedup();
+        self.text.apply(&items, &[])?;
+        let chunks: Vec<usize> = removed.iter().map(|(c, _)| *c as usize).collect();
+        for (_, ix) in self.spaces.read().unwrap_or_else(|p| p.into_inner()).values() {
+            ix.remove(&chunks);
+        }
+        Ok(items.len())
+    }
+
+    /// Persist vector graphs, compacting those with many tombstones.
+    pub fn checkpoint(&self) -> Result<()> {
+        for (name, (id, ix)) in self.spaces.read().unwrap_or_else(|p| p.into_inner()).iter() {
+            if ix.needs_compaction() {
+                let vecs: Vec<(usize, Vec<f32>)> =
+                    self.store().vectors_of_space(*id)?.into_iter().map(|(c, v)| (c as usize, v)).collect();
+                ix.rebuild(&vecs);
+            }
+            ix.save(&self.cfg.data_dir.join("vectors").join(name))?;
+        }
+        Ok(())
+    }
+
+    pub fn record_error(&self, path: &str, reason: &str) -> Result<()> {
+        self.store().record_error(path, reason)
+    }
+
+    pub fn status(&self, errors: usize) -> Result<Status> {
+        let store = self.store();
+        let spaces = self
+            .spaces
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(n, (_, ix))| (n.clone(), ix.len()))
+            .collect();
+        Ok(Status {
+            data_dir: self.cfg.data_dir.display().to_string(),
+            counts: store.counts()?,
+            spaces,
+            errors: store.errors(errors)?,
+        })
+    }
+
+    pub fn item(&self, id: i64) -> Result<crate::store::ItemRow> {
+        self.store().item(id)?.ok_or_else(|| PipelineError::NotFound(format!("item {id}")))
+    }
+
+    pub fn thumbnail(&self, id: i64) -> Result<(String, Vec<u8>)> {
+        self.store().thumbnail(id)?.ok_or_else(|| PipelineError::NotFound(format!("thumbnail of item {id}")))
+    }
+
+    pub fn file_row(&self, path: &str) -> Result<Option<crate::store::FileRow>> {
+        self.store().file_by_path(path)
+    }
+
+    pub fn paths_under(&self, prefix: &str) -> Result<Vec<String>> {
+        self.store().paths_under(prefix)
+    }
+
+    pub fn touch_file(&self, id: i64, mtime: i64) -> Result<()> {
+        self.store().touch_file(id, mtime)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Err(e) = self.checkpoint() {
+            tracing::warn!(error = %e, "checkpoint on close failed; indexes will be repaired at next start");
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! `pith eval captions`: text→image retrieval on a COCO-captions set. The
+//! gallery is the captioned images; each caption's gold is its own image.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::engine::{Engine, EngineConfig};
+use crate::error::{io_err, PipelineError, Result};
+use crate::ingest::{ingest, IngestReport, Progress};
+use crate::search::{Filters, Mode, SearchRequest};
+use crate::store::Kind;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaptionsReport {
+    pub images: usize,
+    pub captions: usize,
+    pub r_at_1: f64,
+    pub r_at_5: f64,
+    pub r_at_10: f64,
+    pub median_rank: f64,
+    pub latency_p50_ms: f64,
+    pub ingest: IngestReport,
+}
+
+/// (caption id, caption, image file name) for every caption whose image exists.
+pub fn load(images_dir: &Path, captions_json: &Path) -> Result<Vec<(String, String, String)>> {
+    let text = std::fs::read_to_string(captions_json).map_err(io_err(captions_json))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| PipelineError::BadInput(format!("{}: {e}", captions_json.display())))?;
+    let mut names = HashMap::new();
+    for img in v["images"].as_array().into_iter().flatten() {
+        if let (Some(id), Some(name)) = (img["id"].as_i64(), img["file_name"].as_str()) {
+            if images_dir.join(name).exists() {
+                names.insert(id, name.to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for a in v["annotations"].as_array().into_iter().flatten() {
+        let (Some(img), Some(cap)) = (a["image_id"].as_i64(), a["caption"].as_str()) else { continue };
+        if let Some(name) = names.get(&img) {
+            let id = a["id"].as_i64().map(|i| i.to_string()).unwrap_or_else(|| out.len().to_string());
+            out.push((id, cap.trim().to_string(), name.clone()));
+        }
+    }
+    if out.is_empty() {
+        return Err(PipelineError::BadInput("no captions refer to images present in the folder".into()));
+    }
+    Ok(out)
+}
+
+pub fn run(
+    images_dir: &Path,
+    captions_json: &Path,
+    cfg_template: &EngineConfig,
+    run_file: Option<&Path>,
+    store_dir: Option<PathBuf>,
+    progress: &dyn Progress,
+) -> Result<CaptionsReport> {
+    let caps = load(images_dir, captions_json)?;
+    let tmp = tempfile::tempdir().map_err(io_err(std::env::temp_dir()))?;
+    let mut cfg = cfg_template.clone();
+    cfg.data_dir = store_dir.unwrap_or_else(|| tmp.path().join("store"));
+    let engine = Engine::open(cfg)?;
+    let ingest = ingest(&engine, &[images_dir.to_path_buf()], progress)?;
+    let gallery = engine.status(0)?.counts.image_items as usize;
+    let mut ranks = Vec::new();
+    let mut lat = Vec::new();
+    let mut runs = Vec::new();
+    for (id, cap, name) in &caps {
+        let req = SearchRequest {
+            q: cap.clone(),
+            k: gallery.max(1),
+            offset: 0,
+            filters: Filters { kind: Some(Kind::Image), ..Default::default() },
+            mode: Mode::Vector,
+        };
+        let t = Instant::now();
+        let hits = engine.search(&req)?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        let file = |p: &str| Path::new(p).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let rank = hits.iter().position(|h| &file(&h.path) == name).map_or(gallery + 1, |i| i + 1);
+        ranks.push(rank);
+        runs.push((id.clone(), hits.iter().map(|h| (file(&h.path), h.score)).collect::<Vec<_>>()));
+    }
+    if let Some(p) = run_file {
+        super::write_trec_run(p, &runs, "pith-captions").map_err(io_err(p))?;
+    }
+    let n = ranks.len() as f64;
+    let r = |k: usize| ranks.iter().filter(|&&x| x <= k).count() as f64 / n;
+    let mut sorted: Vec<f64> = ranks.iter().map(|&x| x as f64).collect();
+    sorted.sort_by(f64::total_cmp);
+    let median = if sorted.len() % 2 == 1 {
+        sorted[sorted.len() / 2]
+    } else {
+        (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0
+    };
+    Ok(CaptionsReport {
+        images: gallery,
+        captions: caps.len(),
+        r_at_1: r(1),
+        r_at_5: r(5),
+        r_at_10: r(10),
+        median_rank: median,
+        latency_p50_ms: super::percentile(&lat, 50.0),
+        ingest,
+    })
+}

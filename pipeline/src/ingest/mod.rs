@@ -1,0 +1,327 @@
+//! Ingestion: walk roots, skip what is unchanged, decode and chunk on worker
+//! threads while the encoder threads embed the previous batch, then write each
+//! batch to the store and indexes in one go. One bad file yields one error
+//! record and never stops the run.
+
+mod prepare;
+mod walk;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crossbeam_channel::{bounded, unbounded};
+use serde::Serialize;
+
+use crate::encoders::space;
+use crate::engine::Engine;
+use crate::error::{PipelineError, Result};
+use crate::store::{Kind, NewChunk, NewFile, NewItem};
+pub use prepare::{Meta, Prepared};
+pub use walk::FileEntry;
+
+/// Receives progress; the CLI draws a bar, the daemon updates its status.
+pub trait Progress: Send + Sync {
+    fn set_total(&self, _n: u64) {}
+    fn inc(&self, _path: &str) {}
+}
+
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestReport {
+    pub files_seen: usize,
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub removed: usize,
+    pub skipped_unsupported: usize,
+    pub failed: usize,
+    pub text_chunks: usize,
+    pub images: usize,
+    pub seconds: f64,
+}
+
+const TEXT_BATCH: usize = 256;
+const IMAGE_BATCH: usize = 32;
+
+/// Ingest files and folders; files under a folder root that vanished are removed.
+pub fn ingest(engine: &Engine, roots: &[PathBuf], progress: &dyn Progress) -> Result<IngestReport> {
+    let t0 = Instant::now();
+    let mut report = IngestReport::default();
+    let mut entries = Vec::new();
+    for root in roots {
+        let walked = walk::walk(root)?;
+        report.removed += remove_vanished(engine, &walked)?;
+        for (path, reason) in &walked.errors {
+            engine.record_error(path, reason)?;
+            report.failed += 1;
+        }
+        entries.extend(walked.files);
+    }
+    report.files_seen = entries.len();
+    progress.set_total(entries.len() as u64);
+    let mut jobs = Vec::new();
+    for e in entries {
+        let existing = engine.file_row(&e.path)?;
+        match existing {
+            Some(f) if f.size == e.size as i64 && f.mtime == e.mtime => {
+                report.unchanged += 1;
+                progress.inc(&e.path);
+            }
+            other => jobs.push((e, other)),
+        }
+    }
+    run_jobs(engine, jobs, progress, &mut report)?;
+    engine.checkpoint()?;
+    report.seconds = t0.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Ingest in-memory documents `(id, title, text)`; the id stands in for the path.
+pub fn ingest_documents(engine: &Engine, docs: Vec<(String, String, String)>, progress: &dyn Progress) -> Result<IngestReport> {
+    let t0 = Instant::now();
+    let mut report = IngestReport { files_seen: docs.len(), ..Default::default() };
+    progress.set_total(docs.len() as u64);
+    let enc = engine.encoders()?;
+    let mut batch = Batch::default();
+    for (id, title, text) in docs {
+        let body = if title.is_empty() { text } else { format!("{title}\n{text}") };
+        let meta = Meta { path: id, size: body.len() as u64, mtime: 0, hash: blake3::hash(body.as_bytes()).to_hex().to_string(), existed: false };
+        let spans = crate::chunk::chunk_spans(enc.text.raw_tokenizer(), &body, engine.cfg.chunk_tokens, engine.cfg.chunk_overlap);
+        let title = if title.is_empty() { meta.path.clone() } else { title };
+        batch.push(Prepared::Text { meta, title, text: body, spans, notes: vec![] });
+        if batch.full() {
+            batch.flush(engine, progress, &mut report)?;
+        }
+    }
+    batch.flush(engine, progress, &mut report)?;
+    engine.checkpoint()?;
+    report.seconds = t0.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn remove_vanished(engine: &Engine, walked: &walk::Walked) -> Result<usize> {
+    let stored = engine.paths_under(&walked.prefix)?;
+    let seen: std::collections::HashSet<&str> = walked.files.iter().map(|f| f.path.as_str()).collect();
+    let errored: std::collections::HashSet<&str> = walked.errors.iter().map(|(p, _)| p.as_str()).collect();
+    let gone: Vec<String> = stored
+        .into_iter()
+        .filter(|p| (walked.is_dir || p == &walked.prefix) && !seen.contains(p.as_str()) && !errored.contains(p.as_str()))
+        .collect();
+    if gone.is_empty() {
+        return Ok(0);
+    }
+    engine.delete_paths(&gone)
+}
+
+fn run_jobs(
+    engine: &Engine,
+    jobs: Vec<(FileEntry, Option<crate::store::FileRow>)>,
+    progress: &dyn Progress,
+    report: &mut IngestReport,
+) -> Result<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let enc = engine.encoders()?;
+    let (job_tx, job_rx) = unbounded();
+    for j in jobs {
+        let _ = job_tx.send(j);
+    }
+    drop(job_tx);
+    let (res_tx, res_rx) = bounded::<Prepared>(64);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+    let ctx = prepare::Ctx { engine, enc };
+    std::thread::scope(|s| -> Result<()> {
+        for _ in 0..workers {
+            let (rx, tx, ctx) = (job_rx.clone(), res_tx.clone(), &ctx);
+            s.spawn(move || {
+                for (entry, existing) in rx {
+                    if tx.send(ctx.prepare(entry, existing)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(res_tx);
+        let mut batch = Batch::default();
+        for p in res_rx {
+            match p {
+                Prepared::Unchanged { path, file_id, mtime } => {
+                    engine.touch_file(file_id, mtime)?;
+                    report.unchanged += 1;
+                    progress.inc(&path);
+                }
+                Prepared::Skipped { path } => {
+                    report.skipped_unsupported += 1;
+                    progress.inc(&path);
+                }
+                Prepared::Failed { path, reason, existed } => {
+                    if existed {
+                        engine.delete_paths(std::slice::from_ref(&path))?;
+                    }
+                    engine.record_error(&path, &reason)?;
+                    report.failed += 1;
+                    progress.inc(&path);
+                }
+                other => {
+                    batch.push(other);
+                    if batch.full() {
+                        batch.flush(engine, progress, report)?;
+                    }
+                }
+            }
+        }
+        batch.flush(engine, progress, report)
+    })
+}
+
+#[derive(Default)]
+struct Batch {
+    texts: Vec<Prepared>,
+    images: Vec<Prepared>,
+    text_chunks: usize,
+}
+
+impl Batch {
+    fn push(&mut self, p: Prepared) {
+        match &p {
+            Prepared::Text { spans, .. } => {
+                self.text_chunks += spans.len();
+                self.texts.push(p);
+            }
+            Prepared::Image { .. } => self.images.push(p),
+            _ => {}
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.text_chunks >= TEXT_BATCH || self.images.len() >= IMAGE_BATCH
+    }
+
+    fn flush(&mut self, engine: &Engine, progress: &dyn Progress, report: &mut IngestReport) -> Result<()> {
+        let texts = std::mem::take(&mut self.texts);
+        let images = std::mem::take(&mut self.images);
+        self.text_chunks = 0;
+        if texts.is_empty() && images.is_empty() {
+            return Ok(());
+        }
+        let mut files = Vec::new();
+        let mut failed: Vec<(String, String)> = Vec::new();
+        let enc = engine.encoders()?;
+        if !texts.is_empty() {
+            let sid = engine.space_id(space::TEXT).ok_or_else(|| PipelineError::NotFound("text space".into()))?;
+            let mut all: Vec<&str> = Vec::new();
+            for p in &texts {
+                if let Prepared::Text { text, spans, .. } = p {
+                    all.extend(spans.iter().map(|s| &text[s.start..s.end]));
+                }
+            }
+            let mut vecs = enc.text.embed(&all)?.into_iter();
+            for p in texts {
+                if let Prepared::Text { meta, title, text, spans, notes } = p {
+                    let chunks: Vec<NewChunk> = spans
+                        .iter()
+                        .map(|s| NewChunk {
+                            start: s.start,
+                            end: s.end,
+                            text: Some(text[s.start..s.end].to_string()),
+                            vectors: vec![(sid, vecs.next().unwrap_or_default())],
+                        })
+                        .collect();
+                    report.text_chunks += chunks.len();
+                    files.push(new_file(meta, Kind::Text, title, None, None, None, None, chunks, notes));
+                }
+            }
+        }
+        if !images.is_empty() {
+            let (conse_id, visual_id) = (engine.space_id(space::CONSE), engine.space_id(space::VISUAL));
+            let clip_id = engine.space_id(space::CLIP);
+            let mut preps = Vec::new();
+            let mut clip_preps = Vec::new();
+            for p in &images {
+                if let Prepared::Image { prep, clip_prep, .. } = p {
+                    preps.push(prep.clone());
+                    if let Some(c) = clip_prep {
+                        clip_preps.push(c.clone());
+                    }
+                }
+            }
+            let outs = enc.image.encode(preps)?;
+            let clip_vecs = match (&enc.clip, clip_preps.len() == images.len()) {
+                (Some(c), true) => Some(c.embed_images(clip_preps)?),
+                _ => None,
+            };
+            for (i, (p, out)) in images.into_iter().zip(outs).enumerate() {
+                if let Prepared::Image { meta, title, mime, width, height, thumbnail, notes, .. } = p {
+                    let mut vectors = Vec::new();
+                    if let Some(id) = conse_id {
+                        vectors.push((id, enc.conse.vector(&out.logits)));
+                    }
+                    if let Some(id) = visual_id {
+                        let mut f = out.features.clone();
+                        pith_models::l2_normalize(&mut f);
+                        vectors.push((id, f));
+                    }
+                    if let (Some(id), Some(cv)) = (clip_id, clip_vecs.as_ref()) {
+                        vectors.push((id, cv[i].clone()));
+                    }
+                    if vectors.iter().any(|(_, v)| v.iter().any(|x| !x.is_finite())) {
+                        failed.push((meta.path.clone(), "encoder produced non-finite values".into()));
+                        continue;
+                    }
+                    let labels = enc.conse.labels(&out.logits, 3).join(", ");
+                    report.images += 1;
+                    let chunk = NewChunk { start: 0, end: 0, text: None, vectors };
+                    files.push(new_file(meta, Kind::Image, title, Some(mime), Some((width, height)), Some(labels), Some(thumbnail), vec![chunk], notes));
+                }
+            }
+        }
+        let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
+        let written = engine.index_files(&files)?;
+        for w in &written {
+            if w.removed.is_empty() {
+                report.added += 1;
+            } else {
+                report.updated += 1;
+            }
+        }
+        for p in &paths {
+            progress.inc(p);
+        }
+        for (p, r) in failed {
+            engine.record_error(&p, &r)?;
+            report.failed += 1;
+            progress.inc(&p);
+        }
+        Ok(())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn new_file(
+    meta: Meta,
+    kind: Kind,
+    title: String,
+    mime: Option<String>,
+    dims: Option<(u32, u32)>,
+    labels: Option<String>,
+    thumbnail: Option<Vec<u8>>,
+    chunks: Vec<NewChunk>,
+    notes: Vec<String>,
+) -> NewFile {
+    NewFile {
+        path: meta.path,
+        size: meta.size,
+        mtime: meta.mtime,
+        hash: meta.hash,
+        item: NewItem { kind, title, mime, width: dims.map(|d| d.0), height: dims.map(|d| d.1), labels, thumbnail, chunks },
+        notes,
+    }
+}
+
+/// The string form in which a path is stored.
+pub fn path_key(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}

@@ -1,0 +1,287 @@
+//! Hybrid search: BM25 plus every vector space a query can reach, fused by
+//! reciprocal rank fusion, then filtered and hydrated from SQLite. Results are
+//! items (a file), each with the best-ranked chunk as its snippet.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::types::Value;
+use serde::{Deserialize, Serialize};
+
+use crate::encoders::space;
+use crate::engine::Engine;
+use crate::error::{PipelineError, Result};
+use crate::fusion::rrf;
+use crate::snippet::snippet;
+use crate::store::Kind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Hybrid,
+    Bm25,
+    Vector,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "hybrid" => Some(Mode::Hybrid),
+            "bm25" => Some(Mode::Bm25),
+            "vector" => Some(Mode::Vector),
+            _ => None,
+        }
+    }
+}
+
+/// RRF weight of each ranked list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Weights {
+    pub bm25: f32,
+    pub text: f32,
+    pub conse: f32,
+    pub clip: f32,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights { bm25: 1.0, text: 1.0, conse: 1.0, clip: 1.0 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Filters {
+    pub kind: Option<Kind>,
+    /// Only files whose path starts with this.
+    pub path_prefix: Option<String>,
+    /// Modified at or after (seconds since epoch).
+    pub after: Option<i64>,
+    /// Modified before (seconds since epoch).
+    pub before: Option<i64>,
+    /// File extensions, lower case, without the dot.
+    pub ext: Vec<String>,
+}
+
+impl Filters {
+    pub fn is_empty(&self) -> bool {
+        self.kind.is_none() && self.path_prefix.is_none() && self.after.is_none() && self.before.is_none() && self.ext.is_empty()
+    }
+
+    /// SQL condition over `i` (items) and `f` (files), with its arguments.
+    pub fn sql(&self) -> (String, Vec<Value>) {
+        let mut cond = vec!["1".to_string()];
+        let mut args = Vec::new();
+        if let Some(k) = self.kind {
+            args.push(Value::Text(k.as_str().into()));
+            cond.push(format!("i.kind = ?{}", args.len()));
+        }
+        if let Some(p) = &self.path_prefix {
+            args.push(Value::Text(p.clone()));
+            cond.push(format!("substr(f.path, 1, length(?{0})) = ?{0}", args.len()));
+        }
+        if let Some(a) = self.after {
+            args.push(Value::Integer(a));
+            cond.push(format!("f.mtime >= ?{}", args.len()));
+        }
+        if let Some(b) = self.before {
+            args.push(Value::Integer(b));
+            cond.push(format!("f.mtime < ?{}", args.len()));
+        }
+        if !self.ext.is_empty() {
+            let mut ors = Vec::new();
+            for e in &self.ext {
+                args.push(Value::Text(format!("%.{}", e.trim_start_matches('.').to_ascii_lowercase())));
+                ors.push(format!("lower(f.path) LIKE ?{}", args.len()));
+            }
+            cond.push(format!("({})", ors.join(" OR ")));
+        }
+        (cond.join(" AND "), args)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SearchRequest {
+    pub q: String,
+    pub k: usize,
+    #[serde(default)]
+    pub offset: usize,
+    #[serde(default)]
+    pub filters: Filters,
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+impl SearchRequest {
+    pub fn new(q: impl Into<String>, k: usize) -> Self {
+        SearchRequest { q: q.into(), k, offset: 0, filters: Filters::default(), mode: Mode::Hybrid }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub id: i64,
+    pub kind: String,
+    pub path: String,
+    pub title: String,
+    pub snippet: String,
+    /// Byte ranges inside `snippet` that matched query terms.
+    pub highlights: Vec<(usize, usize)>,
+    pub score: f32,
+    pub chunk_id: i64,
+    pub chunk_start: i64,
+    pub chunk_end: i64,
+    pub thumbnail: Option<String>,
+    /// 1-based rank of this item in each list that found it.
+    pub ranks: HashMap<String, usize>,
+}
+
+/// A ranked list of chunk hits collapsed to items (first occurrence wins).
+struct ItemList {
+    name: &'static str,
+    weight: f32,
+    items: Vec<i64>,
+    best_chunk: HashMap<i64, u64>,
+}
+
+impl Engine {
+    pub fn search(&self, req: &SearchRequest) -> Result<Vec<SearchHit>> {
+        let q = req.q.trim();
+        if q.is_empty() {
+            return Err(PipelineError::BadInput("empty query".into()));
+        }
+        if q.len() > 4096 {
+            return Err(PipelineError::BadInput("query longer than 4096 bytes".into()));
+        }
+        let k = req.k.clamp(1, 1000);
+        let n = ((k + req.offset) * 4).max(100);
+        let allowed = if req.filters.is_empty() { None } else { Some(self.store().chunk_ids_matching(&req.filters)?) };
+        let allowed = allowed.as_ref();
+        let kind = req.filters.kind;
+        let w = &self.cfg.weights;
+        let mut raw: Vec<(&'static str, f32, Vec<u64>)> = Vec::new();
+        if req.mode != Mode::Vector {
+            let hits = self.text.search(q, n, allowed)?;
+            raw.push(("bm25", w.bm25, hits.into_iter().map(|(id, _)| id).collect()));
+        }
+        if req.mode != Mode::Bm25 {
+            let enc = self.encoders()?;
+            let qv = enc.text.embed_one(q)?;
+            if kind != Some(Kind::Image) {
+                raw.push(("text", w.text, self.vector_hits(space::TEXT, &qv, n, allowed)));
+            }
+            if kind != Some(Kind::Text) {
+                raw.push(("conse", w.conse, self.vector_hits(space::CONSE, &qv, n, allowed)));
+                if let Some(clip) = &enc.clip {
+                    let cv = clip.embed_texts(&[q])?.pop().unwrap_or_default();
+                    raw.push(("clip", w.clip, self.vector_hits(space::CLIP, &cv, n, allowed)));
+                }
+            }
+        }
+        self.fuse_and_hydrate(q, raw, k, req.offset)
+    }
+
+    fn vector_hits(&self, space: &str, q: &[f32], n: usize, allowed: Option<&HashSet<usize>>) -> Vec<u64> {
+        match self.space(space) {
+            Some((_, ix)) => ix.search(q, n, allowed).into_iter().map(|(id, _)| id as u64).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn fuse_and_hydrate(&self, q: &str, raw: Vec<(&'static str, f32, Vec<u64>)>, k: usize, offset: usize) -> Result<Vec<SearchHit>> {
+        let all: Vec<u64> = raw.iter().flat_map(|(_, _, ids)| ids.iter().copied()).collect::<HashSet<_>>().into_iter().collect();
+        // Ids SQLite no longer has (a crash between writes) simply vanish here.
+        let owner = self.store().items_of_chunks(&all)?;
+        let lists: Vec<ItemList> = raw
+            .into_iter()
+            .map(|(name, weight, ids)| {
+                let mut items = Vec::new();
+                let mut best_chunk = HashMap::new();
+                for c in ids {
+                    if let Some(&it) = owner.get(&c) {
+                        if let std::collections::hash_map::Entry::Vacant(e) = best_chunk.entry(it) {
+                            e.insert(c);
+                            items.push(it);
+                        }
+                    }
+                }
+                ItemList { name, weight, items, best_chunk }
+            })
+            .collect();
+        let fused = rrf(&lists.iter().map(|l| (l.weight, l.items.clone())).collect::<Vec<_>>(), self.cfg.rrf_k);
+        let mut hits = Vec::new();
+        for (item_id, score) in fused.into_iter().skip(offset).take(k) {
+            let mut ranks = HashMap::new();
+            let mut chunk = None;
+            for l in &lists {
+                if let Some(pos) = l.items.iter().position(|&i| i == item_id) {
+                    ranks.insert(l.name.to_string(), pos + 1);
+                    if chunk.is_none() || ranks.len() == 1 {
+                        chunk = chunk.or(l.best_chunk.get(&item_id).copied());
+                    }
+                }
+            }
+            if let Some(h) = self.hydrate(q, item_id, chunk, score, ranks)? {
+                hits.push(h);
+            }
+        }
+        Ok(hits)
+    }
+
+    fn hydrate(&self, q: &str, item_id: i64, chunk: Option<u64>, score: f32, ranks: HashMap<String, usize>) -> Result<Option<SearchHit>> {
+        let store = self.store();
+        let Some(item) = store.item(item_id)? else { return Ok(None) };
+        let chunk = match chunk {
+            Some(c) => store.chunk(c as i64)?,
+            None => store.first_chunk_of_item(item_id)?,
+        };
+        drop(store);
+        let (snip, highlights) = match &chunk {
+            Some(c) if !c.text.is_empty() => snippet(&c.text, q, 240),
+            _ => (item.labels.clone().unwrap_or_default(), Vec::new()),
+        };
+        Ok(Some(SearchHit {
+            id: item.id,
+            thumbnail: item.has_thumbnail.then(|| format!("/api/items/{}/thumbnail", item.id)),
+            kind: item.kind,
+            path: item.path,
+            title: item.title,
+            snippet: snip,
+            highlights,
+            score,
+            chunk_id: chunk.as_ref().map_or(0, |c| c.id),
+            chunk_start: chunk.as_ref().map_or(0, |c| c.start),
+            chunk_end: chunk.as_ref().map_or(0, |c| c.end),
+            ranks,
+        }))
+    }
+
+    /// Items like this one: image→image in the visual space, text→text in the text space.
+    pub fn similar(&self, item_id: i64, k: usize) -> Result<Vec<SearchHit>> {
+        let item = self.item(item_id)?;
+        let space_name = if item.kind == "image" { space::VISUAL } else { space::TEXT };
+        let (sid, ix) = self.space(space_name).ok_or_else(|| PipelineError::NotFound(format!("space {space_name}")))?;
+        let chunk = self.store().first_chunk_of_item(item_id)?.ok_or_else(|| PipelineError::NotFound(format!("item {item_id}")))?;
+        let v = self
+            .store()
+            .vector(chunk.id, sid)?
+            .ok_or_else(|| PipelineError::NotFound(format!("no {space_name} vector for item {item_id}")))?;
+        self.search_vector(space_name, &ix, &v, k)
+    }
+
+    /// Images that look like the given one (search by image).
+    pub fn search_by_image(&self, img: &image::DynamicImage, k: usize) -> Result<Vec<SearchHit>> {
+        let enc = self.encoders()?;
+        let prep = enc.image.prep.prepare(img);
+        let mut out = enc.image.encode(vec![prep])?;
+        let mut v = out.pop().map(|o| o.features).unwrap_or_default();
+        pith_models::l2_normalize(&mut v);
+        let (_, ix) = self.space(space::VISUAL).ok_or_else(|| PipelineError::NotFound("visual space".into()))?;
+        self.search_vector(space::VISUAL, &ix, &v, k)
+    }
+
+    fn search_vector(&self, name: &'static str, ix: &crate::index::vector::VectorIndex, v: &[f32], k: usize) -> Result<Vec<SearchHit>> {
+        let k = k.clamp(1, 1000);
+        let ids: Vec<u64> = ix.search(v, k, None).into_iter().map(|(id, _)| id as u64).collect();
+        self.fuse_and_hydrate("", vec![(name, 1.0, ids)], k, 0)
+    }
+}

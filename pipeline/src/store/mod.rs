@@ -1,0 +1,299 @@
+//! SQLite (WAL) is the source of truth: files, items, chunks, vectors,
+//! thumbnails and ingest errors. The text and vector indexes are derived from
+//! it and are repaired from it at startup.
+
+mod migrate;
+pub mod rows;
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::Result;
+pub use rows::*;
+
+pub struct Store {
+    pub conn: Connection,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+pub fn vec_to_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+pub fn blob_to_vec(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        migrate::migrate(&mut conn)?;
+        Ok(Store { conn })
+    }
+
+    /// Id of a named embedding space, creating it on first use.
+    pub fn space_id(&self, name: &str, model: &str, dim: usize) -> Result<i64> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO spaces(name, model, dim) VALUES (?1, ?2, ?3)",
+            params![name, model, dim as i64],
+        )?;
+        Ok(self.conn.query_row("SELECT id FROM spaces WHERE name = ?1", [name], |r| r.get(0))?)
+    }
+
+    pub fn file_by_path(&self, path: &str) -> Result<Option<FileRow>> {
+        Ok(self
+            .conn
+            .query_row("SELECT id, path, size, mtime, hash FROM files WHERE path = ?1", [path], FileRow::from_row)
+            .optional()?)
+    }
+
+    /// Paths of all files whose path starts with `prefix`.
+    pub fn paths_under(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut st = self.conn.prepare("SELECT path FROM files WHERE substr(path, 1, length(?1)) = ?1")?;
+        let rows = st.query_map([prefix], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn touch_file(&self, id: i64, mtime: i64) -> Result<()> {
+        self.conn.execute("UPDATE files SET mtime = ?2 WHERE id = ?1", params![id, mtime])?;
+        Ok(())
+    }
+
+    /// Chunk ids of every item of a file (what the indexes must drop when it goes).
+    pub fn chunk_ids_of_file(&self, file_id: i64) -> Result<Vec<(i64, i64)>> {
+        let mut st = self.conn.prepare(
+            "SELECT c.id, c.item_id FROM chunks c JOIN items i ON i.id = c.item_id WHERE i.file_id = ?1",
+        )?;
+        let rows = st.query_map([file_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Replace (or insert) whole files in one transaction. Returns, per file,
+    /// the new item and chunk ids and the removed (item, chunk) ids.
+    pub fn write_files(&mut self, files: &[NewFile]) -> Result<Vec<Written>> {
+        let tx = self.conn.transaction()?;
+        let mut out = Vec::with_capacity(files.len());
+        for f in files {
+            let old_file: Option<i64> =
+                tx.query_row("SELECT id FROM files WHERE path = ?1", [&f.path], |r| r.get(0)).optional()?;
+            let mut removed = Vec::new();
+            if let Some(fid) = old_file {
+                let mut st = tx.prepare_cached(
+                    "SELECT c.id, c.item_id FROM chunks c JOIN items i ON i.id = c.item_id WHERE i.file_id = ?1",
+                )?;
+                removed = st.query_map([fid], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?.collect::<Result<_, _>>()?;
+                tx.execute("DELETE FROM files WHERE id = ?1", [fid])?;
+            }
+            tx.execute(
+                "INSERT INTO files(path, size, mtime, hash, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![f.path, f.size as i64, f.mtime, f.hash, now()],
+            )?;
+            let file_id = tx.last_insert_rowid();
+            let it = &f.item;
+            tx.execute(
+                "INSERT INTO items(file_id, kind, title, mime, width, height, labels) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![file_id, it.kind.as_str(), it.title, it.mime, it.width, it.height, it.labels],
+            )?;
+            let item_id = tx.last_insert_rowid();
+            if let Some(thumb) = &it.thumbnail {
+                tx.execute("INSERT INTO thumbnails(item_id, mime, data) VALUES (?1, 'image/jpeg', ?2)", params![item_id, thumb])?;
+            }
+            let mut chunk_ids = Vec::with_capacity(it.chunks.len());
+            for (ord, c) in it.chunks.iter().enumerate() {
+                tx.prepare_cached("INSERT INTO chunks(item_id, ord, byte_start, byte_end, text) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                    .execute(params![item_id, ord as i64, c.start as i64, c.end as i64, c.text])?;
+                let cid = tx.last_insert_rowid();
+                for (space, v) in &c.vectors {
+                    tx.prepare_cached("INSERT INTO vectors(chunk_id, space_id, codec, data) VALUES (?1, ?2, 'f32', ?3)")?
+                        .execute(params![cid, space, vec_to_blob(v)])?;
+                }
+                chunk_ids.push(cid);
+            }
+            tx.execute("DELETE FROM ingest_errors WHERE path = ?1", [&f.path])?;
+            for note in &f.notes {
+                tx.execute("INSERT INTO ingest_errors(path, reason, at) VALUES (?1, ?2, ?3)", params![f.path, note, now()])?;
+            }
+            out.push(Written { item_id, chunk_ids, removed });
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Delete a file and everything made from it; returns removed (chunk, item) ids.
+    pub fn delete_file(&mut self, path: &str) -> Result<Vec<(i64, i64)>> {
+        let tx = self.conn.transaction()?;
+        let fid: Option<i64> = tx.query_row("SELECT id FROM files WHERE path = ?1", [path], |r| r.get(0)).optional()?;
+        let mut removed = Vec::new();
+        if let Some(fid) = fid {
+            let mut st = tx.prepare(
+                "SELECT c.id, c.item_id FROM chunks c JOIN items i ON i.id = c.item_id WHERE i.file_id = ?1",
+            )?;
+            removed = st.query_map([fid], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+            drop(st);
+            tx.execute("DELETE FROM files WHERE id = ?1", [fid])?;
+        }
+        tx.execute("DELETE FROM ingest_errors WHERE path = ?1", [path])?;
+        tx.commit()?;
+        Ok(removed)
+    }
+
+    pub fn record_error(&self, path: &str, reason: &str) -> Result<()> {
+        self.conn.execute("DELETE FROM ingest_errors WHERE path = ?1", [path])?;
+        self.conn.execute("INSERT INTO ingest_errors(path, reason, at) VALUES (?1, ?2, ?3)", params![path, reason, now()])?;
+        Ok(())
+    }
+
+    pub fn errors(&self, limit: usize) -> Result<Vec<ErrorRow>> {
+        let mut st = self.conn.prepare("SELECT path, reason, at FROM ingest_errors ORDER BY id DESC LIMIT ?1")?;
+        let rows = st.query_map([limit as i64], |r| Ok(ErrorRow { path: r.get(0)?, reason: r.get(1)?, at: r.get(2)? }))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn counts(&self) -> Result<Counts> {
+        let q = |sql: &str| -> Result<i64> { Ok(self.conn.query_row(sql, [], |r| r.get(0))?) };
+        Ok(Counts {
+            files: q("SELECT count(*) FROM files")?,
+            text_items: q("SELECT count(*) FROM items WHERE kind = 'text'")?,
+            image_items: q("SELECT count(*) FROM items WHERE kind = 'image'")?,
+            chunks: q("SELECT count(*) FROM chunks")?,
+            vectors: q("SELECT count(*) FROM vectors")?,
+            errors: q("SELECT count(*) FROM ingest_errors")?,
+        })
+    }
+
+    /// Every live chunk with what the text index needs.
+    pub fn all_chunk_docs(&self) -> Result<Vec<ChunkDoc>> {
+        self.chunk_docs_where("1", [])
+    }
+
+    pub fn chunk_docs(&self, ids: &[i64]) -> Result<Vec<ChunkDoc>> {
+        let mut out = Vec::new();
+        for id in ids {
+            out.extend(self.chunk_docs_where("c.id = ?1", [*id])?);
+        }
+        Ok(out)
+    }
+
+    fn chunk_docs_where<P: rusqlite::Params>(&self, cond: &str, p: P) -> Result<Vec<ChunkDoc>> {
+        let sql = format!(
+            "SELECT c.id, c.item_id, i.kind, i.title, f.path, coalesce(c.text, ''), coalesce(i.labels, '') \
+             FROM chunks c JOIN items i ON i.id = c.item_id JOIN files f ON f.id = i.file_id WHERE {cond}"
+        );
+        let mut st = self.conn.prepare(&sql)?;
+        let rows = st.query_map(p, |r| {
+            Ok(ChunkDoc {
+                chunk_id: r.get(0)?,
+                item_id: r.get(1)?,
+                kind: r.get(2)?,
+                title: r.get(3)?,
+                path: r.get(4)?,
+                text: r.get(5)?,
+                labels: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// All vectors of a space, as (chunk id, vector).
+    pub fn vectors_of_space(&self, space_id: i64) -> Result<Vec<(i64, Vec<f32>)>> {
+        let mut st = self.conn.prepare("SELECT chunk_id, data FROM vectors WHERE space_id = ?1 AND codec = 'f32'")?;
+        let rows = st.query_map([space_id], |r| Ok((r.get::<_, i64>(0)?, blob_to_vec(&r.get::<_, Vec<u8>>(1)?))))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn vector_ids_of_space(&self, space_id: i64) -> Result<std::collections::HashSet<usize>> {
+        let mut st = self.conn.prepare("SELECT chunk_id FROM vectors WHERE space_id = ?1 AND codec = 'f32'")?;
+        let rows = st.query_map([space_id], |r| r.get::<_, i64>(0))?;
+        Ok(rows.map(|r| r.map(|v| v as usize)).collect::<Result<_, _>>()?)
+    }
+
+    /// Item id of each chunk id given.
+    pub fn items_of_chunks(&self, ids: &[u64]) -> Result<std::collections::HashMap<u64, i64>> {
+        let mut out = std::collections::HashMap::new();
+        let mut st = self.conn.prepare_cached("SELECT item_id FROM chunks WHERE id = ?1")?;
+        for &id in ids {
+            if let Some(it) = st.query_row([id as i64], |r| r.get::<_, i64>(0)).optional()? {
+                out.insert(id, it);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn vector(&self, chunk_id: i64, space_id: i64) -> Result<Option<Vec<f32>>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT data FROM vectors WHERE chunk_id = ?1 AND space_id = ?2 AND codec = 'f32'",
+                params![chunk_id, space_id],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+            .optional()?
+            .map(|b| blob_to_vec(&b)))
+    }
+
+    pub fn item(&self, item_id: i64) -> Result<Option<ItemRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("{} WHERE i.id = ?1", ItemRow::SELECT),
+                [item_id],
+                ItemRow::from_row,
+            )
+            .optional()?)
+    }
+
+    pub fn chunk(&self, chunk_id: i64) -> Result<Option<ChunkRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, '') FROM chunks WHERE id = ?1",
+                [chunk_id],
+                ChunkRow::from_row,
+            )
+            .optional()?)
+    }
+
+    pub fn first_chunk_of_item(&self, item_id: i64) -> Result<Option<ChunkRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, '') FROM chunks WHERE item_id = ?1 ORDER BY ord LIMIT 1",
+                [item_id],
+                ChunkRow::from_row,
+            )
+            .optional()?)
+    }
+
+    pub fn thumbnail(&self, item_id: i64) -> Result<Option<(String, Vec<u8>)>> {
+        Ok(self
+            .conn
+            .query_row("SELECT mime, data FROM thumbnails WHERE item_id = ?1", [item_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    /// Chunk ids that pass a filter, for filtered search.
+    pub fn chunk_ids_matching(&self, f: &crate::search::Filters) -> Result<std::collections::HashSet<usize>> {
+        let (cond, args) = f.sql();
+        let sql = format!(
+            "SELECT c.id FROM chunks c JOIN items i ON i.id = c.item_id JOIN files f ON f.id = i.file_id WHERE {cond}"
+        );
+        let mut st = self.conn.prepare(&sql)?;
+        let rows = st.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, i64>(0))?;
+        Ok(rows.map(|r| r.map(|v| v as usize)).collect::<Result<_, _>>()?)
+    }
+
+    /// Live chunk ids (all of them), for reconciliation.
+    pub fn chunk_ids(&self) -> Result<std::collections::HashSet<u64>> {
+        let mut st = self.conn.prepare("SELECT id FROM chunks")?;
+        let rows = st.query_map([], |r| r.get::<_, i64>(0))?;
+        Ok(rows.map(|r| r.map(|v| v as u64)).collect::<Result<_, _>>()?)
+    }
+}

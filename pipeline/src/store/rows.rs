@@ -1,0 +1,162 @@
+//! Plain row types read from and written to the store.
+
+use rusqlite::Row;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Text,
+    Image,
+}
+
+impl Kind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Text => "text",
+            Kind::Image => "image",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "text" | "texts" => Some(Kind::Text),
+            "image" | "images" => Some(Kind::Image),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FileRow {
+    pub id: i64,
+    pub path: String,
+    pub size: i64,
+    pub mtime: i64,
+    pub hash: String,
+}
+
+impl FileRow {
+    pub fn from_row(r: &Row) -> rusqlite::Result<Self> {
+        Ok(FileRow { id: r.get(0)?, path: r.get(1)?, size: r.get(2)?, mtime: r.get(3)?, hash: r.get(4)? })
+    }
+}
+
+/// A chunk ready to store: its text span and its vectors per space id.
+#[derive(Debug, Clone, Default)]
+pub struct NewChunk {
+    pub start: usize,
+    pub end: usize,
+    pub text: Option<String>,
+    pub vectors: Vec<(i64, Vec<f32>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub kind: Kind,
+    pub title: String,
+    pub mime: Option<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub labels: Option<String>,
+    pub thumbnail: Option<Vec<u8>>,
+    pub chunks: Vec<NewChunk>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub path: String,
+    pub size: u64,
+    pub mtime: i64,
+    pub hash: String,
+    pub item: NewItem,
+    /// Non-fatal problems (e.g. truncated to a size cap), kept as ingest errors.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub item_id: i64,
+    pub chunk_ids: Vec<i64>,
+    /// (chunk id, item id) pairs that the replaced version had.
+    pub removed: Vec<(i64, i64)>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ErrorRow {
+    pub path: String,
+    pub reason: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Counts {
+    pub files: i64,
+    pub text_items: i64,
+    pub image_items: i64,
+    pub chunks: i64,
+    pub vectors: i64,
+    pub errors: i64,
+}
+
+/// What the text index stores for one chunk.
+#[derive(Debug, Clone)]
+pub struct ChunkDoc {
+    pub chunk_id: i64,
+    pub item_id: i64,
+    pub kind: String,
+    pub title: String,
+    pub path: String,
+    pub text: String,
+    pub labels: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ItemRow {
+    pub id: i64,
+    pub kind: String,
+    pub title: String,
+    pub path: String,
+    pub size: i64,
+    pub mtime: i64,
+    pub mime: Option<String>,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub labels: Option<String>,
+    pub has_thumbnail: bool,
+}
+
+impl ItemRow {
+    pub const SELECT: &'static str = "SELECT i.id, i.kind, i.title, f.path, f.size, f.mtime, i.mime, i.width, i.height, i.labels, \
+        EXISTS(SELECT 1 FROM thumbnails t WHERE t.item_id = i.id) FROM items i JOIN files f ON f.id = i.file_id";
+
+    pub fn from_row(r: &Row) -> rusqlite::Result<Self> {
+        Ok(ItemRow {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            title: r.get(2)?,
+            path: r.get(3)?,
+            size: r.get(4)?,
+            mtime: r.get(5)?,
+            mime: r.get(6)?,
+            width: r.get(7)?,
+            height: r.get(8)?,
+            labels: r.get(9)?,
+            has_thumbnail: r.get(10)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChunkRow {
+    pub id: i64,
+    pub item_id: i64,
+    pub ord: i64,
+    pub start: i64,
+    pub end: i64,
+    pub text: String,
+}
+
+impl ChunkRow {
+    pub fn from_row(r: &Row) -> rusqlite::Result<Self> {
+        Ok(ChunkRow { id: r.get(0)?, item_id: r.get(1)?, ord: r.get(2)?, start: r.get(3)?, end: r.get(4)?, text: r.get(5)? })
+    }
+}

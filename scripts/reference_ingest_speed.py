@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""End-to-end ingest throughput of pith's reference models on CPU (onnxruntime,
+intra_op_num_threads=2, inter_op_num_threads=1).
+
+  * text: int8 all-MiniLM-L6-v2 over a BEIR corpus (tokenise + model + mean pool
+    + L2 norm), batches of 32, length-sorted and in corpus order -> passages/s;
+    single-query encoding -> ms/query.
+  * images: EfficientNet-Lite0 over a folder of JPEGs, batch 32:
+    end to end (decode + preprocess + model), decode + preprocess alone, model
+    alone -> images/s.  Preprocess = PIL decode, RGB, short side 256 (PIL
+    bilinear, antialiased), centre crop 224, /255, ImageNet mean/std.
+
+Usage:
+  python3 scripts/reference_ingest_speed.py --beir /work/shared/data/beir/msmarco \
+      --images /work/shared/data/coco-mini/images [--json] [--image-passes 3]
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_beir import MiniLM, doc_text, load_beir  # noqa: E402
+from reference_conse import preprocess, session  # noqa: E402
+
+BATCH = 32
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--beir", required=True)
+    ap.add_argument("--images", required=True, help="folder of .jpg/.png images")
+    ap.add_argument("--models", default=os.path.expanduser("~/.cache/pith/models"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--image-passes", type=int, default=3,
+                    help="repeat the (small) image set this many times")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    out = {"threads": args.threads, "cpu_count": os.cpu_count(),
+           "machine": platform.processor() or platform.machine()}
+
+    # ---- text
+    corpus, queries, _ = load_beir(args.beir)
+    texts = [doc_text(t, x) for _, t, x in corpus]
+    m = MiniLM(os.path.join(args.models, "minilm-l6-v2-int8"), threads=args.threads)
+    m.encode(texts[:64])  # warm-up
+    _, s = m.encode(texts, sort_by_length=True)
+    out["passages_per_s_sorted"] = round(len(texts) / s, 1)
+    _, s = m.encode(texts, sort_by_length=False)
+    out["passages_per_s_corpus_order"] = round(len(texts) / s, 1)
+    qs = list(queries.values())
+    for q in qs[:5]:
+        m.encode([q])
+    times = []
+    for q in qs:
+        t0 = time.perf_counter()
+        m.encode([q])
+        times.append((time.perf_counter() - t0) * 1000)
+    out["query_ms_mean"] = round(statistics.mean(times), 2)
+    out["query_ms_median"] = round(statistics.median(times), 2)
+    out["passages"] = len(texts)
+
+    # ---- images
+    paths = sorted(os.path.join(args.images, f) for f in os.listdir(args.images)
+                   if f.lower().endswith((".jpg", ".jpeg", ".png")))
+    paths = paths * args.image_passes
+    sess = session(os.path.join(args.models, "efficientnet-lite0", "model.onnx"), args.threads)
+    warm = np.stack([preprocess(p) for p in paths[:BATCH]])
+    sess.run(["logits", "features"], {"pixels": warm})
+
+    t0 = time.perf_counter()
+    for s in range(0, len(paths), BATCH):
+        x = np.stack([preprocess(p) for p in paths[s:s + BATCH]])
+        sess.run(["logits", "features"], {"pixels": x})
+    out["images_per_s_end_to_end"] = round(len(paths) / (time.perf_counter() - t0), 1)
+
+    t0 = time.perf_counter()
+    batches = []
+    for s in range(0, len(paths), BATCH):
+        batches.append(np.stack([preprocess(p) for p in paths[s:s + BATCH]]))
+    out["images_per_s_decode_preprocess"] = round(len(paths) / (time.perf_counter() - t0), 1)
+
+    t0 = time.perf_counter()
+    for x in batches:
+        sess.run(["logits", "features"], {"pixels": x})
+    out["images_per_s_model_only"] = round(len(paths) / (time.perf_counter() - t0), 1)
+    out["images"] = len(paths)
+
+    if args.json:
+        print(json.dumps(out))
+    else:
+        for k, v in out.items():
+            print(f"{k}: {v}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+//! Shared helpers live in tests/tests; this lib is empty on purpose.
