@@ -31,6 +31,25 @@ from reference_conse import preprocess, session  # noqa: E402
 BATCH = 32
 
 
+def loadavg():
+    try:
+        return [float(x) for x in open("/proc/loadavg").read().split()[:3]]
+    except OSError:
+        return None
+
+
+def wait_idle(max_s, below=0.6):
+    """Wait (up to max_s) until the 1-minute load average drops below `below`:
+    on a small shared box a concurrent build halves the numbers."""
+    t0 = time.time()
+    while time.time() - t0 < max_s:
+        la = loadavg()
+        if la is None or la[0] < below:
+            return True
+        time.sleep(10)
+    return False
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--beir", required=True)
@@ -39,11 +58,17 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--image-passes", type=int, default=3,
                     help="repeat the (small) image set this many times")
+    ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                    help="first wait up to this long for the 1-min load average to fall below 0.6")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
+    idle = wait_idle(args.wait_idle) if args.wait_idle > 0 else None
     out = {"threads": args.threads, "cpu_count": os.cpu_count(),
-           "machine": platform.processor() or platform.machine()}
+           "machine": platform.processor() or platform.machine(),
+           "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+           "loadavg_start": loadavg(), "was_idle": idle}
+    cpu0, wall0 = time.process_time(), time.perf_counter()
 
     # ---- text
     corpus, queries, _ = load_beir(args.beir)
@@ -91,6 +116,9 @@ def main():
         sess.run(["logits", "features"], {"pixels": x})
     out["images_per_s_model_only"] = round(len(paths) / (time.perf_counter() - t0), 1)
     out["images"] = len(paths)
+    out["loadavg_end"] = loadavg()
+    # ~threads when the box was ours alone; well below it means contention
+    out["cpu_s_per_wall_s"] = round((time.process_time() - cpu0) / (time.perf_counter() - wall0), 2)
 
     if args.json:
         print(json.dumps(out))

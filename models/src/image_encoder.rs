@@ -61,6 +61,11 @@ impl ImageEncoder {
         Ok(ImageEncoder { worker, prep, classes, synonyms, dim: m.dim, batch_size: 16, name: m.name })
     }
 
+    /// Batches sent to the model so far.
+    pub fn calls(&self) -> u64 {
+        self.worker.calls()
+    }
+
     pub fn encode(&self, batch: Vec<Preprocessed>) -> Result<Vec<ImageOutput>> {
         if batch.is_empty() {
             return Ok(Vec::new());

@@ -56,6 +56,8 @@ fn init(models_root: &Path) -> Result<Environment> {
 pub fn session(models_root: &Path, model: &Path, threads: usize) -> Result<Session> {
     let env = environment(models_root)?;
     let session = Session::builder(env)?
+        .with_optimization_level(ort::session::builder::GraphOptimizationLevel::All)
+        .map_err(ort::Error::<()>::from)?
         .with_intra_threads(threads.max(1))
         .map_err(ort::Error::<()>::from)?
         .with_inter_threads(1)

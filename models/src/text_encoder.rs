@@ -58,10 +58,12 @@ impl TextEncoder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let encs = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        // One text (a query) is tokenized inline; batches in parallel.
+        let encs = if texts.len() == 1 {
+            vec![self.tokenizer.encode(texts[0], true).map_err(|e| ModelError::Tokenizer(e.to_string()))?]
+        } else {
+            self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| ModelError::Tokenizer(e.to_string()))?
+        };
         let mut order: Vec<usize> = (0..encs.len()).collect();
         order.sort_by_key(|&i| encs[i].get_ids().len());
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
@@ -82,6 +84,11 @@ impl TextEncoder {
             }
         }
         Ok(out)
+    }
+
+    /// Batches sent to the model so far.
+    pub fn calls(&self) -> u64 {
+        self.worker.calls()
     }
 
     pub fn embed_one(&self, text: &str) -> Result<Vec<f32>> {

@@ -5,6 +5,7 @@
 //! and callers send jobs with a reply channel. The thread builds the session
 //! itself, so a model that fails to load fails `spawn`, not the first request.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{bounded, unbounded, Sender};
@@ -20,6 +21,7 @@ pub struct Worker<I, O> {
     name: String,
     tx: Option<Sender<Job<I, O>>>,
     join: Option<JoinHandle<()>>,
+    calls: AtomicU64,
 }
 
 impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
@@ -51,15 +53,23 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
             })
             .map_err(|e| ModelError::Ort(format!("spawning encoder thread: {e}")))?;
         ready_rx.recv().map_err(|_| ModelError::WorkerGone(name.to_string()))??;
-        Ok(Worker { name: name.to_string(), tx: Some(tx), join: Some(join) })
+        Ok(Worker { name: name.to_string(), tx: Some(tx), join: Some(join), calls: AtomicU64::new(0) })
     }
 
     /// Run one job and wait for its answer.
     pub fn call(&self, input: I) -> Result<O> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let (reply, rx) = bounded(1);
         let gone = || ModelError::WorkerGone(self.name.clone());
         self.tx.as_ref().ok_or_else(gone)?.send(Job { input, reply }).map_err(|_| gone())?;
         rx.recv().map_err(|_| gone())?
+    }
+}
+
+impl<I, O> Worker<I, O> {
+    /// Jobs run so far (lets tests prove that no encoder work happened).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
     }
 }
 

@@ -153,19 +153,23 @@ impl Engine {
             return Err(PipelineError::BadInput("query longer than 4096 bytes".into()));
         }
         let k = req.k.clamp(1, 1000);
-        let n = ((k + req.offset) * 4).max(100);
+        // Each list contributes its top 100 (or more for deep pages), as in the usual RRF setup.
+        let n = (k + req.offset).max(100);
         let allowed = if req.filters.is_empty() { None } else { Some(self.store().chunk_ids_matching(&req.filters)?) };
         let allowed = allowed.as_ref();
         let kind = req.filters.kind;
         let w = &self.cfg.weights;
         let mut raw: Vec<(&'static str, f32, Vec<u64>)> = Vec::new();
+        let t0 = std::time::Instant::now();
         if req.mode != Mode::Vector {
             let hits = self.text.search(q, n, allowed)?;
+            tracing::debug!(ms = t0.elapsed().as_secs_f64() * 1e3, "bm25");
             raw.push(("bm25", w.bm25, hits.into_iter().map(|(id, _)| id).collect()));
         }
         if req.mode != Mode::Bm25 {
             let enc = self.encoders()?;
             let qv = enc.text.embed_one(q)?;
+            tracing::debug!(ms = t0.elapsed().as_secs_f64() * 1e3, "query embedded");
             if kind != Some(Kind::Image) {
                 raw.push(("text", w.text, self.vector_hits(space::TEXT, &qv, n, allowed)));
             }
@@ -177,7 +181,10 @@ impl Engine {
                 }
             }
         }
-        self.fuse_and_hydrate(q, raw, k, req.offset)
+        tracing::debug!(ms = t0.elapsed().as_secs_f64() * 1e3, "lists ready");
+        let out = self.fuse_and_hydrate(q, raw, k, req.offset);
+        tracing::debug!(ms = t0.elapsed().as_secs_f64() * 1e3, "hydrated");
+        out
     }
 
     fn vector_hits(&self, space: &str, q: &[f32], n: usize, allowed: Option<&HashSet<usize>>) -> Vec<u64> {

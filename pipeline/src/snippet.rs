@@ -6,8 +6,15 @@ use std::collections::HashSet;
 
 use tantivy::tokenizer::TokenStream;
 
+thread_local! {
+    static ANALYZER: std::cell::RefCell<tantivy::tokenizer::TextAnalyzer> = std::cell::RefCell::new(crate::index::text::analyzer());
+}
+
 pub fn snippet(text: &str, q: &str, max: usize) -> (String, Vec<(usize, usize)>) {
-    let mut an = crate::index::text::analyzer();
+    ANALYZER.with(|an| snippet_with(&mut an.borrow_mut(), text, q, max))
+}
+
+fn snippet_with(an: &mut tantivy::tokenizer::TextAnalyzer, text: &str, q: &str, max: usize) -> (String, Vec<(usize, usize)>) {
     let mut terms = HashSet::new();
     {
         let mut ts = an.token_stream(q);

@@ -31,8 +31,10 @@ pub fn read_text(path: &Path, size: u64, cap: u64, html: bool) -> Result<TextCon
         Ok(s) => s,
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
-            notes.push(format!("not valid UTF-8 (first bad byte at offset {at}); indexed with invalid bytes replaced"));
-            String::from_utf8_lossy(e.as_bytes()).into_owned()
+            // Most non-UTF-8 text in the wild is Latin-1/Windows-1252: decode it as Latin-1
+            // so "Cr\xe8me" stays "Crème" rather than losing its letters.
+            notes.push(format!("not valid UTF-8 (first bad byte at offset {at}); decoded as Latin-1"));
+            e.as_bytes().iter().map(|&b| b as char).collect()
         }
     };
     let text = if html { html_to_text(&text) } else { text };
@@ -66,7 +68,7 @@ mod tests {
         std::fs::write(&p, b"caf\xe9 au lait and more text here").unwrap();
         let t = read_text(&p, 33, 10, false).unwrap();
         assert_eq!(t.notes.len(), 2, "{:?}", t.notes);
-        assert!(t.text.starts_with("caf\u{fffd}"));
+        assert!(t.text.starts_with("café"), "{}", t.text);
     }
 
     #[test]

@@ -75,8 +75,14 @@ impl VectorIndex {
         }
         // The loader must outlive the graph it loads; graphs live for the
         // process, so the loader is leaked (once per load, a few bytes).
-        let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, BASENAME)));
-        let graph: Graph = io.load_hnsw::<f32, UnitDot>().map_err(|e| PipelineError::VectorIndex(e.to_string()))?;
+        // hnsw_rs unwraps on some malformed dumps; a panic here means "corrupt", not "crash".
+        let load = || {
+            let io: &'static mut HnswIo = Box::leak(Box::new(HnswIo::new(dir, BASENAME)));
+            io.load_hnsw::<f32, UnitDot>()
+        };
+        let graph: Graph = std::panic::catch_unwind(std::panic::AssertUnwindSafe(load))
+            .map_err(|_| PipelineError::VectorIndex("corrupt dump".into()))?
+            .map_err(|e| PipelineError::VectorIndex(e.to_string()))?;
         let present: HashSet<usize> = graph.get_point_indexation().into_iter().map(|p| p.get_origin_id()).collect();
         let found_dim = graph.get_point_indexation().into_iter().next().map_or(dim, |p| p.get_v().len());
         if found_dim != dim {
@@ -188,7 +194,7 @@ impl VectorIndex {
         }
         let tomb = &inner.tombstones;
         let filter = |id: &usize| !tomb.contains(id) && allowed.is_none_or(|a| a.contains(id));
-        let ef = (k * 2).max(128);
+        let ef = k.max(64);
         let found = if tomb.is_empty() && allowed.is_none() {
             inner.graph.search(q, k, ef)
         } else {

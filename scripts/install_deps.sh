@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian packages pith's build and tests need; installs only what is missing.
+set -euo pipefail
+need=()
+command -v cc >/dev/null || need+=(build-essential)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v python3 >/dev/null || need+=(python3 python3-pip)
+command -v chromium >/dev/null || need+=(chromium)
+command -v cargo >/dev/null || { echo "cargo (Rust toolchain) is required: https://rustup.rs"; exit 1; }
+if ((${#need[@]})); then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "installing: ${need[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need[@]}"
+fi

@@ -1,0 +1,107 @@
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+
+use pith_pipeline::ingest::{ingest, NoProgress};
+use pith_pipeline::Engine;
+
+use super::common::*;
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+        }
+    }
+    !c
+}
+
+/// A valid PNG header whose IHDR claims `w`×`h` pixels, followed by IEND.
+fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        out.extend((data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend(data);
+        out.extend(&body);
+        out.extend(crc32(&body).to_be_bytes());
+    };
+    let mut ihdr = Vec::new();
+    ihdr.extend(w.to_be_bytes());
+    ihdr.extend(h.to_be_bytes());
+    ihdr.extend([8, 2, 0, 0, 0]);
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IEND", &[]);
+    out
+}
+
+#[test]
+fn every_bad_input_is_reported_and_the_rest_stays_searchable() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("in");
+    photos(&dir, &["chelsea.png"]);
+    std::fs::write(dir.join("notes.txt"), "Remember to renew the passport before the trip to Lisbon.").unwrap();
+    let jpeg = std::fs::read(testdata().join("skimage/rocket.jpg")).unwrap();
+    std::fs::write(dir.join("truncated.jpg"), &jpeg[..jpeg.len() / 2]).unwrap();
+    std::fs::write(dir.join("empty.txt"), b"").unwrap();
+    std::fs::write(dir.join("huge.png"), png_claiming(100_000, 100_000)).unwrap();
+    std::fs::write(dir.join("latin1.txt"), b"Cr\xe8me br\xfbl\xe9e recipe with vanilla").unwrap();
+    std::fs::write(dir.join("locked.txt"), "you cannot read me").unwrap();
+    std::fs::set_permissions(dir.join("locked.txt"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::os::unix::fs::symlink(&dir, dir.join("loop")).unwrap();
+    std::os::unix::fs::symlink("self.txt", dir.join("self.txt")).unwrap();
+    // 500 MB text file: 1 MiB of real text, the rest sparse; only the cap is read.
+    {
+        let mut f = std::fs::File::create(dir.join("big.txt")).unwrap();
+        let line = "a very long log line about the weather in Lisbon and elsewhere\n";
+        for _ in 0..(1 << 20) / line.len() {
+            f.write_all(line.as_bytes()).unwrap();
+        }
+        f.set_len(500 << 20).unwrap();
+    }
+    let mut cfg = config(&d.path().join("store"));
+    cfg.max_text_bytes = 64 << 10;
+    let e = Engine::open(cfg).unwrap();
+    let r = ingest(&e, &[dir.clone()], &NoProgress).unwrap();
+    let errors = e.status(100).unwrap().errors;
+    let reason = |name: &str| -> String {
+        errors
+            .iter()
+            .filter(|er| er.path.ends_with(&format!("/{name}")))
+            .map(|er| er.reason.clone())
+            .next()
+            .unwrap_or_else(|| panic!("no error record for {name}: {errors:#?}"))
+    };
+    assert!(reason("truncated.jpg").contains("truncated"), "{}", reason("truncated.jpg"));
+    assert!(reason("empty.txt").contains("empty"));
+    let huge = reason("huge.png");
+    assert!(huge.contains("limit") || huge.contains("dimension"), "{huge}");
+    assert!(reason("latin1.txt").contains("UTF-8"));
+    assert!(reason("locked.txt").contains("permission"));
+    assert!(reason("loop").contains("loop"), "{}", reason("loop"));
+    assert!(reason("self.txt").to_lowercase().contains("symbolic links") || reason("self.txt").contains("loop"), "{}", reason("self.txt"));
+    assert!(reason("big.txt").contains("first 65536 bytes"), "{}", reason("big.txt"));
+    assert!(r.failed >= 6, "{r:?}");
+    // Everything good is searchable, including the truncated-but-readable ones.
+    assert_eq!(file_name(&search(&e, "a cat", 1)[0]), "chelsea.png");
+    assert_eq!(file_name(&search(&e, "passport renewal", 1)[0]), "notes.txt");
+    assert!(search(&e, "creme brulee", 3).iter().any(|h| file_name(h) == "latin1.txt"));
+    assert!(e.check().unwrap().is_consistent());
+}
+
+#[test]
+fn a_file_that_turns_corrupt_is_removed_and_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("in");
+    photos(&dir, &["rocket.jpg"]);
+    let e = engine(&d.path().join("store"));
+    ingest_dir(&e, &dir);
+    assert_eq!(e.status(0).unwrap().counts.image_items, 1);
+    let jpeg = std::fs::read(dir.join("rocket.jpg")).unwrap();
+    std::fs::write(dir.join("rocket.jpg"), &jpeg[..jpeg.len() / 3]).unwrap();
+    let r = ingest_dir(&e, &dir);
+    assert_eq!(r.failed, 1, "{r:?}");
+    assert_eq!(e.status(0).unwrap().counts.image_items, 0);
+    assert!(search(&e, "rocket", 5).is_empty());
+}

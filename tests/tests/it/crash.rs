@@ -1,0 +1,70 @@
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::common::*;
+
+/// SIGKILL in the middle of an ingest must leave a store that reopens
+/// consistent, whose results all point at real files, and that a second
+/// ingest completes.
+#[test]
+fn sigkill_mid_ingest_leaves_a_store_that_reopens_consistent() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("corpus");
+    std::fs::create_dir_all(&dir).unwrap();
+    let topics = ["sailing", "astronomy", "baking", "chess", "gardening", "jazz", "volcanoes", "railways"];
+    for i in 0..300 {
+        let t = topics[i % topics.len()];
+        let body = format!("Note {i} about {t}. ").repeat(60);
+        std::fs::write(dir.join(format!("note{i:03}.txt")), body).unwrap();
+    }
+    photos(&dir, &["chelsea.png", "coffee.png", "rocket.jpg"]);
+    let store = d.path().join("store");
+    let mut child = Command::new(pith_bin())
+        .args(["--data", store.to_str().unwrap(), "ingest", dir.to_str().unwrap()])
+        .env("PITH_MODELS", models().root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill once the store has taken some writes, but before the ingest ends.
+    let t0 = Instant::now();
+    let wal = store.join("pith.sqlite-wal");
+    while std::fs::metadata(&wal).map_or(0, |m| m.len()) < 200_000 && t0.elapsed() < Duration::from_secs(60) {
+        assert!(child.try_wait().unwrap().is_none(), "ingest finished before it could be killed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let e = engine(&store);
+    let c = e.check().unwrap();
+    assert!(c.is_consistent(), "{c:?}");
+    let files = e.status(0).unwrap().counts.files;
+    assert!(files > 0 && files < 303, "killed too early or too late: {files} files");
+    for h in search(&e, "sailing astronomy", 50) {
+        assert!(std::path::Path::new(&h.path).exists(), "{}", h.path);
+    }
+    let r = ingest_dir(&e, &dir);
+    assert_eq!(r.added + r.unchanged, 303, "{r:?}");
+    assert_eq!(e.status(0).unwrap().counts.files, 303);
+    assert!(e.check().unwrap().is_consistent());
+}
+
+#[test]
+fn a_corrupt_vector_dump_is_rebuilt_from_the_store() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("p");
+    photos(&dir, &["chelsea.png", "coffee.png"]);
+    let store = d.path().join("store");
+    {
+        let e = engine(&store);
+        ingest_dir(&e, &dir);
+    }
+    let graph = store.join("vectors/visual/graph.hnsw.graph");
+    assert!(graph.exists());
+    std::fs::write(&graph, b"garbage").unwrap();
+    let e = engine(&store);
+    assert!(e.check().unwrap().is_consistent());
+    let id = search(&e, "a cat", 1)[0].id;
+    assert_eq!(e.similar(id, 1).unwrap()[0].id, id);
+}

@@ -1,0 +1,68 @@
+use pith_models::catalog::{IMAGE_MODEL, TEXT_MODEL};
+use pith_models::image_encoder::{softmax, top_k};
+use pith_models::{ImageEncoder, TextEncoder};
+
+use super::common::*;
+
+fn fixture() -> serde_json::Value {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/reference.json");
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// MiniLM embeddings from Rust equal Python onnxruntime's on the same model.
+#[test]
+fn text_embeddings_match_python_onnxruntime() {
+    let m = models();
+    let enc = TextEncoder::load(&m.root, &m.dir(TEXT_MODEL), 2).unwrap();
+    let fx = fixture();
+    let cases = fx["text"]["cases"].as_array().unwrap();
+    let texts: Vec<&str> = cases.iter().map(|c| c["text"].as_str().unwrap()).collect();
+    // Batched together (padding involved) and one by one must both match.
+    let batched = enc.embed(&texts).unwrap();
+    for (c, got) in cases.iter().zip(&batched) {
+        let want: Vec<f32> = c["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let cos = pith_models::dot(got, &want);
+        let max_abs = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(cos > 0.9999 && max_abs < 1e-3, "{:?}: cos {cos} max_abs {max_abs}", c["text"]);
+        let single = enc.embed_one(c["text"].as_str().unwrap()).unwrap();
+        assert!(pith_models::dot(&single, &want) > 0.9999);
+    }
+}
+
+/// EfficientNet predictions from Rust preprocessing agree with the PIL + onnxruntime reference.
+#[test]
+fn image_predictions_match_python_reference() {
+    let m = models();
+    let enc = ImageEncoder::load(&m.root, &m.dir(IMAGE_MODEL), 2).unwrap();
+    assert_eq!(enc.classes.len(), 1000);
+    for case in fixture()["image"]["cases"].as_array().unwrap() {
+        let file = case["file"].as_str().unwrap();
+        let img = image::open(testdata().join("skimage").join(file)).unwrap();
+        let out = enc.encode(vec![enc.prep.prepare(&img)]).unwrap().remove(0);
+        let p = softmax(&out.logits);
+        let top: Vec<usize> = top_k(&p, 5);
+        let want: Vec<usize> = case["top5"].as_array().unwrap().iter().map(|t| t["index"].as_u64().unwrap() as usize).collect();
+        assert_eq!(top[0], want[0], "{file}: top-1 differs");
+        let overlap = top.iter().filter(|i| want.contains(i)).count();
+        assert!(overlap >= 4, "{file}: top-5 {top:?} vs {want:?}");
+        let p0 = case["top5"][0]["prob"].as_f64().unwrap() as f32;
+        assert!((p[want[0]] - p0).abs() < 0.05, "{file}: p {} vs {p0}", p[want[0]]);
+        assert_eq!(out.features.len(), 1280);
+    }
+}
+
+#[test]
+fn a_model_failing_its_checksum_is_refused_with_the_fix() {
+    let m = models();
+    let d = tempfile::tempdir().unwrap();
+    let copy = d.path().join(TEXT_MODEL);
+    std::fs::create_dir_all(&copy).unwrap();
+    for f in ["manifest.json", "model.onnx", "tokenizer.json"] {
+        std::fs::copy(m.dir(TEXT_MODEL).join(f), copy.join(f)).unwrap();
+    }
+    let mut tok = std::fs::read(copy.join("tokenizer.json")).unwrap();
+    tok.push(b' ');
+    std::fs::write(copy.join("tokenizer.json"), tok).unwrap();
+    let err = TextEncoder::load(&m.root, &copy, 1).err().expect("tampered model must not load").to_string();
+    assert!(err.contains("sha256") && err.contains("tokenizer.json") && err.contains("make models"), "{err}");
+}

@@ -1,0 +1,6 @@
+mod bad_input;
+mod clip;
+mod common;
+mod crash;
+mod encoders;
+mod search;
