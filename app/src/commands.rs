@@ -89,7 +89,7 @@ fn ingest(cfg: EngineConfig, paths: Vec<PathBuf>, json: bool) -> Result<()> {
 
 pub fn filters_from(kind: Option<KindArg>, path: Option<String>, after: Option<String>, before: Option<String>, ext: Option<String>) -> Result<Filters> {
     let date = |s: Option<String>, what: &str| -> Result<Option<i64>> {
-        s.map(|d| crate::dates::parse_date(&d).with_context(|| format!("--{what} wants a date as YYYY-MM-DD, got `{d}`"))).transpose()
+        s.map(|d| pith_pipeline::dates::parse_date(&d).with_context(|| format!("--{what} wants a date as YYYY-MM-DD, got `{d}`"))).transpose()
     };
     Ok(Filters {
         kind: kind.map(|k| match k {

@@ -3,7 +3,6 @@
 
 mod cli;
 mod commands;
-mod dates;
 mod progress;
 mod serve;
 

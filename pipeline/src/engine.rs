@@ -307,6 +307,33 @@ impl Engine {
         self.store().item(id)?.ok_or_else(|| PipelineError::NotFound(format!("item {id}")))
     }
 
+    /// The item's extracted text, reassembled from its (overlapping) chunks, capped at `max` bytes.
+    pub fn item_text(&self, id: i64) -> Result<String> {
+        const MAX: usize = 256 << 10;
+        let store = self.store();
+        let mut st = store.conn.prepare("SELECT coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, '') FROM chunks WHERE item_id = ?1 ORDER BY ord")?;
+        let rows = st.query_map([id], |r| Ok((r.get::<_, i64>(0)? as usize, r.get::<_, i64>(1)? as usize, r.get::<_, String>(2)?)))?;
+        let mut out = String::new();
+        let mut at = 0usize;
+        for row in rows {
+            let (start, end, text) = row?;
+            if end <= at {
+                continue;
+            }
+            let skip = at.saturating_sub(start).min(text.len());
+            let mut cut = skip;
+            while !text.is_char_boundary(cut) {
+                cut += 1;
+            }
+            out.push_str(&text[cut..]);
+            at = end;
+            if out.len() > MAX {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     pub fn thumbnail(&self, id: i64) -> Result<(String, Vec<u8>)> {
         self.store().thumbnail(id)?.ok_or_else(|| PipelineError::NotFound(format!("thumbnail of item {id}")))
     }

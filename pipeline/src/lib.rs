@@ -4,6 +4,7 @@
 
 pub mod chunk;
 pub mod conse;
+pub mod dates;
 pub mod decode;
 pub mod encoders;
 pub mod engine;
@@ -15,6 +16,7 @@ pub mod ingest;
 pub mod search;
 pub mod snippet;
 pub mod store;
+pub mod watch;
 
 pub use engine::{Engine, EngineConfig};
 pub use error::{PipelineError, Result};

@@ -17,12 +17,16 @@ use crate::engine::Engine;
 use crate::error::{PipelineError, Result};
 use crate::store::{Kind, NewChunk, NewFile, NewItem};
 pub use prepare::{Meta, Prepared};
-pub use walk::FileEntry;
+pub use walk::{mtime_secs as walk_mtime, FileEntry};
 
 /// Receives progress; the CLI draws a bar, the daemon updates its status.
 pub trait Progress: Send + Sync {
     fn set_total(&self, _n: u64) {}
     fn inc(&self, _path: &str) {}
+    /// When true, no new files are started; what is in flight is written.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 pub struct NoProgress;
@@ -109,9 +113,13 @@ fn remove_vanished(engine: &Engine, walked: &walk::Walked) -> Result<usize> {
     let stored = engine.paths_under(&walked.prefix)?;
     let seen: std::collections::HashSet<&str> = walked.files.iter().map(|f| f.path.as_str()).collect();
     let errored: std::collections::HashSet<&str> = walked.errors.iter().map(|(p, _)| p.as_str()).collect();
+    let dir_prefix = format!("{}/", walked.prefix.trim_end_matches('/'));
     let gone: Vec<String> = stored
         .into_iter()
-        .filter(|p| (walked.is_dir || p == &walked.prefix) && !seen.contains(p.as_str()) && !errored.contains(p.as_str()))
+        .filter(|p| {
+            let mine = if walked.vanished { p == &walked.prefix || p.starts_with(&dir_prefix) } else { walked.is_dir || p == &walked.prefix };
+            mine && !seen.contains(p.as_str()) && !errored.contains(p.as_str())
+        })
         .collect();
     if gone.is_empty() {
         return Ok(0);
@@ -142,6 +150,9 @@ fn run_jobs(
             let (rx, tx, ctx) = (job_rx.clone(), res_tx.clone(), &ctx);
             s.spawn(move || {
                 for (entry, existing) in rx {
+                    if progress.cancelled() {
+                        break;
+                    }
                     if tx.send(ctx.prepare(entry, existing)).is_err() {
                         break;
                     }

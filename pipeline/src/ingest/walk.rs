@@ -17,6 +17,7 @@ pub struct Walked {
     /// Stored paths under this prefix belong to this root.
     pub prefix: String,
     pub is_dir: bool,
+    pub vanished: bool,
     pub files: Vec<FileEntry>,
     pub errors: Vec<(String, String)>,
 }
@@ -38,12 +39,12 @@ pub fn walk(root: &Path) -> Result<Walked> {
     let key = super::path_key(&abs);
     let md = std::fs::metadata(&abs);
     let is_dir = md.as_ref().is_ok_and(|m| m.is_dir());
-    let mut w = Walked { prefix: if is_dir { format!("{}/", key.trim_end_matches('/')) } else { key.clone() }, is_dir, files: vec![], errors: vec![] };
+    let mut w = Walked { prefix: if is_dir { format!("{}/", key.trim_end_matches('/')) } else { key.clone() }, is_dir, vanished: false, files: vec![], errors: vec![] };
     match md {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            // A vanished root: its stored files are removed by the caller.
-            w.prefix = format!("{}/", key.trim_end_matches('/'));
-            w.is_dir = true;
+            // A vanished root (file or folder): the caller removes what was stored for it.
+            w.prefix = key;
+            w.vanished = true;
             return Ok(w);
         }
         Err(e) => return Err(PipelineError::BadInput(format!("{}: {e}", abs.display()))),

@@ -26,10 +26,13 @@ fn sigkill_mid_ingest_leaves_a_store_that_reopens_consistent() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Kill once the store has taken some writes, but before the ingest ends.
+    // Kill once the store has committed some files, but before the ingest ends.
     let t0 = Instant::now();
-    let wal = store.join("pith.sqlite-wal");
-    while std::fs::metadata(&wal).map_or(0, |m| m.len()) < 200_000 && t0.elapsed() < Duration::from_secs(60) {
+    let committed = || -> i64 {
+        let Ok(c) = rusqlite::Connection::open_with_flags(store.join("pith.sqlite"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else { return 0 };
+        c.query_row("SELECT count(*) FROM files", [], |r| r.get(0)).unwrap_or(0)
+    };
+    while committed() == 0 && t0.elapsed() < Duration::from_secs(120) {
         assert!(child.try_wait().unwrap().is_none(), "ingest finished before it could be killed");
         std::thread::sleep(Duration::from_millis(20));
     }

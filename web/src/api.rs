@@ -1,0 +1,301 @@
+//! JSON API handlers (documented with curl examples in docs/API.md).
+
+use std::path::Path;
+
+use axum::body::Body;
+use axum::extract::{Multipart, Path as UrlPath, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use pith_pipeline::search::{Filters, Mode, SearchRequest};
+use pith_pipeline::{Kind, SearchHit};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub const MAX_K: usize = 200;
+
+/// Search parameters as they arrive (query string or JSON body); all optional
+/// strings so that a malformed value becomes a clear 400, not a rejection.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub struct SearchParams {
+    pub q: Option<String>,
+    pub k: Option<String>,
+    pub kind: Option<String>,
+    pub path: Option<String>,
+    pub after: Option<String>,
+    pub before: Option<String>,
+    pub offset: Option<String>,
+    pub mode: Option<String>,
+    pub ext: Option<String>,
+}
+
+fn num(v: &Option<String>, name: &str, default: usize) -> Result<usize, ApiError> {
+    match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(default),
+        Some(s) => s.parse().map_err(|_| ApiError::BadRequest(format!("`{name}` must be a non-negative integer, got `{s}`"))),
+    }
+}
+
+impl SearchParams {
+    pub fn to_request(&self, default_k: usize) -> Result<SearchRequest, ApiError> {
+        let q = self.q.clone().unwrap_or_default();
+        if q.trim().is_empty() {
+            return Err(ApiError::BadRequest("`q` is required".into()));
+        }
+        if q.len() > 4096 {
+            return Err(ApiError::BadRequest("`q` is longer than 4096 bytes".into()));
+        }
+        let k = num(&self.k, "k", default_k)?;
+        if k == 0 || k > MAX_K {
+            return Err(ApiError::BadRequest(format!("`k` must be between 1 and {MAX_K}")));
+        }
+        let offset = num(&self.offset, "offset", 0)?;
+        if offset > 10_000 {
+            return Err(ApiError::BadRequest("`offset` must be at most 10000".into()));
+        }
+        let kind = match self.kind.as_deref().map(str::trim).filter(|s| !s.is_empty() && *s != "all") {
+            None => None,
+            Some(s) => Some(Kind::parse(s).ok_or_else(|| ApiError::BadRequest(format!("`kind` must be all, text or image, got `{s}`")))?),
+        };
+        let date = |v: &Option<String>, name: &str| -> Result<Option<i64>, ApiError> {
+            match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                None => Ok(None),
+                Some(s) => pith_pipeline::dates::parse_date(s)
+                    .map(Some)
+                    .ok_or_else(|| ApiError::BadRequest(format!("`{name}` must be YYYY-MM-DD or Unix seconds, got `{s}`"))),
+            }
+        };
+        let mode = match self.mode.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => Mode::Hybrid,
+            Some(s) => Mode::parse(s).ok_or_else(|| ApiError::BadRequest(format!("`mode` must be hybrid, bm25 or vector, got `{s}`")))?,
+        };
+        Ok(SearchRequest {
+            q,
+            k,
+            offset,
+            filters: Filters {
+                kind,
+                path_prefix: self.path.clone().filter(|p| !p.trim().is_empty()),
+                after: date(&self.after, "after")?,
+                before: date(&self.before, "before")?,
+                ext: self.ext.as_deref().unwrap_or("").split(',').map(|e| e.trim().to_string()).filter(|e| !e.is_empty()).collect(),
+            },
+            mode,
+        })
+    }
+}
+
+#[derive(Serialize)]
+pub struct SearchResponse {
+    pub query: String,
+    pub k: usize,
+    pub offset: usize,
+    pub took_ms: f64,
+    pub results: Vec<SearchHit>,
+}
+
+pub async fn run_search(st: &AppState, req: SearchRequest) -> Result<SearchResponse, ApiError> {
+    let t = std::time::Instant::now();
+    let (query, k, offset) = (req.q.clone(), req.k, req.offset);
+    let results = st.run(move |e| Ok(e.search(&req)?)).await?;
+    Ok(SearchResponse { query, k, offset, took_ms: t.elapsed().as_secs_f64() * 1e3, results })
+}
+
+pub async fn search_get(
+    State(st): State<AppState>,
+    q: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let Query(p) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    Ok(Json(run_search(&st, p.to_request(10)?).await?))
+}
+
+/// JSON body with the GET fields, or multipart with an `image` part (search by image).
+pub async fn search_post(State(st): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    let ctype = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    if ctype.starts_with("multipart/form-data") {
+        let mp = Multipart::from_request_parts(req, &st).await?;
+        let (bytes, k) = read_image_upload(mp).await?;
+        let hits = image_search(&st, bytes, k).await?;
+        return Ok(Json(SearchResponse { query: String::new(), k, offset: 0, took_ms: 0.0, results: hits }).into_response());
+    }
+    let body = axum::body::to_bytes(req.into_body(), st.max_upload).await.map_err(|_| ApiError::TooLarge("request body too large".into()))?;
+    let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    // Accept numbers as well as strings for numeric fields.
+    let s = |k: &str| v.get(k).and_then(|x| if x.is_string() { x.as_str().map(String::from) } else if x.is_null() { None } else { Some(x.to_string()) });
+    let p = SearchParams { q: s("q"), k: s("k"), kind: s("kind"), path: s("path"), after: s("after"), before: s("before"), offset: s("offset"), mode: s("mode"), ext: s("ext") };
+    Ok(Json(run_search(&st, p.to_request(10)?).await?).into_response())
+}
+
+trait FromParts {
+    async fn from_request_parts(req: Request, st: &AppState) -> Result<Multipart, ApiError>;
+}
+
+impl FromParts for Multipart {
+    async fn from_request_parts(req: Request, st: &AppState) -> Result<Multipart, ApiError> {
+        use axum::extract::FromRequest;
+        Multipart::from_request(req, st).await.map_err(|e| ApiError::BadRequest(format!("bad multipart request: {}", e.body_text())))
+    }
+}
+
+/// The bytes of the `image` part and an optional `k` part.
+pub async fn read_image_upload(mut mp: Multipart) -> Result<(Vec<u8>, usize), ApiError> {
+    let mut image = None;
+    let mut k = 24;
+    while let Some(field) = mp.next_field().await? {
+        match field.name().unwrap_or("") {
+            "image" => image = Some(field.bytes().await?.to_vec()),
+            "k" => {
+                let t = field.text().await?;
+                k = t.trim().parse().map_err(|_| ApiError::BadRequest(format!("`k` must be an integer, got `{t}`")))?;
+            }
+            _ => {}
+        }
+    }
+    let image = image.filter(|b| !b.is_empty()).ok_or_else(|| ApiError::BadRequest("multipart body needs a non-empty `image` part".into()))?;
+    Ok((image, k.clamp(1, MAX_K)))
+}
+
+pub async fn image_search(st: &AppState, bytes: Vec<u8>, k: usize) -> Result<Vec<SearchHit>, ApiError> {
+    st.run(move |e| {
+        let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| ApiError::BadRequest(format!("unreadable image: {e}")))?;
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(pith_pipeline::decode::image::MAX_SIDE);
+        limits.max_image_height = Some(pith_pipeline::decode::image::MAX_SIDE);
+        limits.max_alloc = Some(pith_pipeline::decode::image::MAX_ALLOC);
+        reader.limits(limits);
+        let img = reader.decode().map_err(|e| ApiError::BadRequest(format!("cannot decode image: {e}")))?;
+        Ok(e.search_by_image(&img, k)?)
+    })
+    .await
+}
+
+#[derive(Serialize)]
+pub struct ItemResponse {
+    #[serde(flatten)]
+    pub item: pith_pipeline::store::ItemRow,
+    pub thumbnail: Option<String>,
+    pub original: String,
+    pub text: Option<String>,
+}
+
+fn parse_id(s: &str) -> Result<i64, ApiError> {
+    s.parse::<i64>().ok().filter(|&i| i > 0).ok_or_else(|| ApiError::BadRequest(format!("item id must be a positive integer, got `{s}`")))
+}
+
+pub async fn load_item(st: &AppState, id: i64) -> Result<ItemResponse, ApiError> {
+    st.run(move |e| {
+        let item = e.item(id)?;
+        let text = if item.kind == "text" { Some(e.item_text(id)?) } else { None };
+        Ok(ItemResponse {
+            thumbnail: item.has_thumbnail.then(|| format!("/api/items/{id}/thumbnail")),
+            original: format!("/api/items/{id}/original"),
+            item,
+            text,
+        })
+    })
+    .await
+}
+
+pub async fn item(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Json<ItemResponse>, ApiError> {
+    Ok(Json(load_item(&st, parse_id(&id)?).await?))
+}
+
+pub async fn thumbnail(State(st): State<AppState>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    // Item ids are never reused and an item never changes (a changed file gets
+    // a new item), so a thumbnail URL is immutable.
+    let etag = format!("\"thumb-{id}\"");
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    }
+    let (mime, bytes) = st.run(move |e| Ok(e.thumbnail(id)?)).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable".to_string()),
+            (header::ETAG, etag),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+pub async fn original(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let item = st.run(move |e| Ok(e.item(id)?)).await?;
+    // The path comes from the store, never from the request; it must still lie
+    // under a served root and exist.
+    let path = std::path::PathBuf::from(&item.path);
+    if !st.roots.is_empty() && !st.roots.iter().any(|r| path.starts_with(r)) {
+        return Err(ApiError::NotFound(format!("item {id} is not under a served folder")));
+    }
+    let file = tokio::fs::File::open(&path).await.map_err(|_| ApiError::NotFound(format!("the original of item {id} is gone")))?;
+    let mime = item.mime.clone().unwrap_or_else(|| guess_mime(&path).to_string());
+    let name = path.file_name().map(|n| n.to_string_lossy().replace('"', "")).unwrap_or_default();
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_str(&mime).unwrap_or(HeaderValue::from_static("application/octet-stream")));
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{}\"", name.replace(|c: char| !c.is_ascii() || c.is_control(), "_"))) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+fn guess_mime(p: &Path) -> &'static str {
+    match p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("txt" | "md" | "csv" | "log" | "rs" | "py" | "toml" | "json" | "yaml" | "yml") => "text/plain; charset=utf-8",
+        // Never render stored HTML as a page from pith's origin.
+        Some("html" | "htm") => "text/plain; charset=utf-8",
+        Some("png") => "image/png",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        _ => "application/octet-stream",
+    }
+}
+
+#[derive(Deserialize)]
+pub struct KParam {
+    pub k: Option<String>,
+}
+
+pub async fn similar(State(st): State<AppState>, UrlPath(id): UrlPath<String>, q: Result<Query<KParam>, axum::extract::rejection::QueryRejection>) -> Result<Json<SearchResponse>, ApiError> {
+    let id = parse_id(&id)?;
+    let Query(p) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let k = num(&p.k, "k", 12)?.clamp(1, MAX_K);
+    let t = std::time::Instant::now();
+    let results = st.run(move |e| Ok(e.similar(id, k)?)).await?;
+    Ok(Json(SearchResponse { query: format!("similar:{id}"), k, offset: 0, took_ms: t.elapsed().as_secs_f64() * 1e3, results }))
+}
+
+#[derive(Serialize)]
+pub struct StatusResponse {
+    #[serde(flatten)]
+    pub engine: pith_pipeline::engine::Status,
+    pub watch: Option<pith_pipeline::watch::WatchSnapshot>,
+}
+
+pub async fn load_status(st: &AppState) -> Result<StatusResponse, ApiError> {
+    let watch = st.watch.as_ref().map(|w| w.snapshot());
+    let engine = st.run(|e| Ok(e.status(20)?)).await?;
+    Ok(StatusResponse { engine, watch })
+}
+
+pub async fn status(State(st): State<AppState>) -> Result<Json<StatusResponse>, ApiError> {
+    Ok(Json(load_status(&st).await?))
+}
+
+pub async fn healthz(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let files = st.run(|e| Ok(e.status(0)?.counts.files)).await?;
+    Ok(Json(serde_json::json!({ "status": "ok", "files": files })))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route".into())
+}
