@@ -4,3 +4,5 @@ mod common;
 mod crash;
 mod encoders;
 mod search;
+mod web;
+mod serve;

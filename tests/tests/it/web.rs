@@ -1,0 +1,193 @@
+//! Router tests, in-process with `tower::ServiceExt::oneshot`: every endpoint
+//! and every error code.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use pith_web::{router, AppState};
+use tower::ServiceExt;
+
+use super::common::*;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    state: AppState,
+    cat_id: i64,
+    note_id: i64,
+}
+
+fn fixture() -> Fixture {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("files");
+    photos(&dir, &["chelsea.png", "coffee.png"]);
+    std::fs::write(dir.join("note.md"), "# Passport\nRenew the passport before the Lisbon trip.").unwrap();
+    let e = engine(&d.path().join("store"));
+    ingest_dir(&e, &dir);
+    let cat_id = search(&e, "a cat", 1)[0].id;
+    let note_id = search(&e, "passport", 1)[0].id;
+    let mut state = AppState::new(Arc::new(e));
+    state.roots = Arc::new(vec![dir.canonicalize().unwrap()]);
+    state.max_upload = 2 << 20;
+    Fixture { _dir: d, state, cat_id, note_id }
+}
+
+async fn call(st: &AppState, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let resp = router(st.clone()).oneshot(req).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    (parts.status, parts.headers, axum::body::to_bytes(body, usize::MAX).await.unwrap().to_vec())
+}
+
+async fn get(st: &AppState, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    call(st, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+fn json(b: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(b).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(b)))
+}
+
+fn error_code(b: &[u8]) -> String {
+    json(b)["error"]["code"].as_str().unwrap().to_string()
+}
+
+fn multipart(field: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "pithboundary7";
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"x.png\"\r\nContent-Type: application/octet-stream\r\n\r\n").into_bytes();
+    body.extend(bytes);
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_answers_and_every_error_has_one_shape() {
+    let f = fixture();
+    let st = &f.state;
+
+    let (s, _, b) = get(st, "/healthz").await;
+    assert_eq!((s, json(&b)["files"].as_i64()), (StatusCode::OK, Some(3)));
+
+    let (s, _, b) = get(st, "/api/search?q=a+cat&k=2&kind=image").await;
+    assert_eq!(s, StatusCode::OK);
+    let v = json(&b);
+    assert_eq!(v["results"][0]["id"].as_i64(), Some(f.cat_id));
+    assert_eq!(v["results"].as_array().unwrap().len(), 2);
+
+    let (s, _, b) = get(st, "/api/search?q=passport&kind=text&ext=md&offset=0").await;
+    assert_eq!((s, json(&b)["results"][0]["id"].as_i64()), (StatusCode::OK, Some(f.note_id)));
+    let (_, _, b) = get(st, "/api/search?q=passport&after=2999-01-01").await;
+    assert!(json(&b)["results"].as_array().unwrap().is_empty());
+
+    let post = Request::post("/api/search").header(header::CONTENT_TYPE, "application/json").body(Body::from(r#"{"q":"a cat","k":1}"#)).unwrap();
+    let (s, _, b) = call(st, post).await;
+    assert_eq!((s, json(&b)["results"][0]["id"].as_i64()), (StatusCode::OK, Some(f.cat_id)));
+
+    let png = std::fs::read(testdata().join("skimage/chelsea.png")).unwrap();
+    let (ct, body) = multipart("image", &png);
+    let (s, _, b) = call(st, Request::post("/api/search").header(header::CONTENT_TYPE, ct).body(Body::from(body)).unwrap()).await;
+    assert_eq!((s, json(&b)["results"][0]["id"].as_i64()), (StatusCode::OK, Some(f.cat_id)));
+
+    let (s, _, b) = get(st, &format!("/api/items/{}", f.note_id)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(json(&b)["text"].as_str().unwrap().contains("Lisbon"));
+
+    let (s, h, b) = get(st, &format!("/api/items/{}/thumbnail", f.cat_id)).await;
+    assert_eq!((s, h[header::CONTENT_TYPE].to_str().unwrap()), (StatusCode::OK, "image/jpeg"));
+    assert!(h[header::CACHE_CONTROL].to_str().unwrap().contains("immutable"));
+    assert!(image::load_from_memory(&b).is_ok());
+    let etag = h[header::ETAG].clone();
+    let (s, _, _) = call(st, Request::get(format!("/api/items/{}/thumbnail", f.cat_id)).header(header::IF_NONE_MATCH, etag).body(Body::empty()).unwrap()).await;
+    assert_eq!(s, StatusCode::NOT_MODIFIED);
+
+    let (s, _, b) = get(st, &format!("/api/items/{}/original", f.cat_id)).await;
+    assert_eq!((s, b.len()), (StatusCode::OK, png.len()));
+
+    let (s, _, b) = get(st, &format!("/api/items/{}/similar?k=2", f.cat_id)).await;
+    assert_eq!((s, json(&b)["results"][0]["id"].as_i64()), (StatusCode::OK, Some(f.cat_id)));
+
+    let (s, _, b) = get(st, "/api/status").await;
+    assert_eq!((s, json(&b)["counts"]["files"].as_i64()), (StatusCode::OK, Some(3)));
+
+    // Pages render, escape and link.
+    let (s, _, b) = get(st, "/?q=a+cat").await;
+    let html = String::from_utf8(b).unwrap();
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains(&format!("/api/items/{}/thumbnail", f.cat_id)) && html.contains("alt=\"chelsea.png\""));
+    let (_, _, b) = get(st, "/?q=%3Cscript%3Ealert(1)%3C/script%3E").await;
+    assert!(!String::from_utf8(b).unwrap().contains("<script>alert"));
+    for uri in [format!("/items/{}", f.cat_id), format!("/items/{}", f.note_id), "/status".into(), "/".into(), "/static/style.css".into()] {
+        assert_eq!(get(st, &uri).await.0, StatusCode::OK, "{uri}");
+    }
+
+    // 400s.
+    for uri in ["/api/search", "/api/search?q=", "/api/search?q=x&k=abc", "/api/search?q=x&k=0", "/api/search?q=x&kind=video", "/api/search?q=x&after=yesterday", "/api/search?q=x&mode=magic", "/api/items/abc", "/api/items/-3/similar"] {
+        let (s, _, b) = get(st, uri).await;
+        assert_eq!((s, error_code(&b).as_str()), (StatusCode::BAD_REQUEST, "bad_request"), "{uri}");
+    }
+    let long = format!("/api/search?q={}", "a".repeat(5000));
+    assert_eq!(get(st, &long).await.0, StatusCode::BAD_REQUEST);
+    let bad_json = Request::post("/api/search").header(header::CONTENT_TYPE, "application/json").body(Body::from("{nope")).unwrap();
+    assert_eq!(call(st, bad_json).await.0, StatusCode::BAD_REQUEST);
+    let (ct, body) = multipart("image", b"definitely not an image");
+    let (s, _, b) = call(st, Request::post("/api/search").header(header::CONTENT_TYPE, ct).body(Body::from(body)).unwrap()).await;
+    assert_eq!((s, error_code(&b).as_str()), (StatusCode::BAD_REQUEST, "bad_request"));
+
+    // 404s.
+    for uri in ["/api/items/999999", "/api/items/999999/thumbnail", "/api/items/999999/original", "/api/items/999999/similar", "/nope", "/items/999999"] {
+        let (s, _, b) = get(st, uri).await;
+        assert_eq!((s, error_code(&b).as_str()), (StatusCode::NOT_FOUND, "not_found"), "{uri}");
+    }
+    // A text item has no thumbnail.
+    assert_eq!(get(st, &format!("/api/items/{}/thumbnail", f.note_id)).await.0, StatusCode::NOT_FOUND);
+
+    // 413: upload over the limit.
+    let (ct, body) = multipart("image", &vec![0u8; 3 << 20]);
+    let (s, _, b) = call(st, Request::post("/api/search").header(header::CONTENT_TYPE, ct).body(Body::from(body)).unwrap()).await;
+    assert_eq!((s, error_code(&b).as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "too_large"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_key_guards_every_route() {
+    let f = fixture();
+    let mut st = f.state.clone();
+    st.api_key = Some(Arc::from("s3cret"));
+    for uri in ["/healthz", "/", "/api/search?q=cat", "/api/status", "/static/style.css"] {
+        let (s, _, b) = get(&st, uri).await;
+        assert_eq!((s, error_code(&b).as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"), "{uri}");
+    }
+    let ok = Request::get("/api/search?q=cat").header("x-api-key", "s3cret").body(Body::empty()).unwrap();
+    assert_eq!(call(&st, ok).await.0, StatusCode::OK);
+    let (s, h, _) = get(&st, "/?q=cat&key=s3cret").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(h[header::SET_COOKIE].to_str().unwrap().starts_with("pith_key=s3cret"));
+    let wrong = Request::get("/healthz").header("authorization", "Bearer nope").body(Body::empty()).unwrap();
+    assert_eq!(call(&st, wrong).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_answers_503_with_retry_after() {
+    let f = fixture();
+    // One engine slot and no patience: a second concurrent request is refused.
+    let st = f.state.clone().with_limits(1, Duration::from_millis(1));
+    let slow = {
+        let st = st.clone();
+        tokio::spawn(async move { st.run(|_| { std::thread::sleep(Duration::from_millis(500)); Ok(()) }).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (s, h, b) = get(&st, "/api/search?q=cat").await;
+    assert_eq!((s, error_code(&b).as_str()), (StatusCode::SERVICE_UNAVAILABLE, "overloaded"));
+    assert!(h[header::RETRY_AFTER].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    slow.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn originals_are_served_only_from_served_roots() {
+    let f = fixture();
+    let mut st = f.state.clone();
+    st.roots = Arc::new(vec![std::path::PathBuf::from("/somewhere/else")]);
+    let (s, _, b) = get(&st, &format!("/api/items/{}/original", f.cat_id)).await;
+    assert_eq!((s, error_code(&b).as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    // Traversal-looking ids are just bad ids.
+    let (s, _, _) = get(&f.state, "/api/items/..%2F..%2Fetc%2Fpasswd/original").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
