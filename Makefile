@@ -48,7 +48,9 @@ eval-captions: build
 	./target/release/pith eval captions ../shared/data/coco-mini/images ../shared/data/coco-mini/captions_val2017.json
 bench: build
 	./target/release/pith bench ingest ../shared/data/coco-mini/images
-	cargo bench -p pith-pipeline
+	./target/release/pith --data target/bench-msmarco eval beir ../shared/data/beir/msmarco --store target/bench-msmarco --mode hybrid
+	python3 -c "import json,sys; [print(json.loads(l)['text']) for l in open('../shared/data/beir/msmarco/queries.jsonl')]" > target/msmarco-queries.txt
+	./target/release/pith --data target/bench-msmarco bench search target/msmarco-queries.txt --k 10
 
 ## The Python references the numbers are compared with (docs/REFERENCE.md).
 reference:

@@ -43,14 +43,22 @@ impl ImagePrep {
     }
 
     pub fn prepare(&self, img: &DynamicImage) -> Preprocessed {
-        let rgb = img.to_rgb8();
+        self.prepare_keep_resized(img).0
+    }
+
+    /// Also returns the resized (uncropped) RGB image, a ready-made source for a thumbnail.
+    pub fn prepare_keep_resized(&self, img: &DynamicImage) -> (Preprocessed, image::RgbImage) {
+        let rgb = match img {
+            DynamicImage::ImageRgb8(b) => std::borrow::Cow::Borrowed(b),
+            other => std::borrow::Cow::Owned(other.to_rgb8()),
+        };
         let (w, h) = rgb.dimensions();
         // As torchvision: the short side becomes `resize_short`, the long side is floored.
         let short = w.min(h).max(1) as u64;
         let r = self.resize_short as u64;
         let nw = ((w as u64 * r / short) as u32).max(self.crop);
         let nh = ((h as u64 * r / short) as u32).max(self.crop);
-        let resized = image::imageops::resize(&rgb, nw, nh, self.filter);
+        let resized = resize(&rgb, nw, nh, self.filter);
         let x0 = (nw - self.crop) / 2;
         let y0 = (nh - self.crop) / 2;
         let side = self.crop as usize;
@@ -64,8 +72,27 @@ impl ImagePrep {
                 }
             }
         }
-        Preprocessed { data, side: self.crop }
+        (Preprocessed { data, side: self.crop }, resized)
     }
+}
+
+/// SIMD resize (fast_image_resize); convolution filters are antialiased when
+/// shrinking, like Pillow's, which the reference preprocessing uses.
+fn resize(src: &image::RgbImage, nw: u32, nh: u32, filter: FilterType) -> image::RgbImage {
+    use fast_image_resize as fr;
+    let alg = match filter {
+        FilterType::Nearest => fr::ResizeAlg::Nearest,
+        FilterType::CatmullRom | FilterType::Gaussian => fr::ResizeAlg::Convolution(fr::FilterType::CatmullRom),
+        FilterType::Lanczos3 => fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3),
+        FilterType::Triangle => fr::ResizeAlg::Convolution(fr::FilterType::Bilinear),
+    };
+    let (w, h) = src.dimensions();
+    let fast = fr::images::ImageRef::new(w, h, src.as_raw(), fr::PixelType::U8x3).ok().and_then(|view| {
+        let mut dst = fr::images::Image::new(nw, nh, fr::PixelType::U8x3);
+        fr::Resizer::new().resize(&view, &mut dst, &fr::ResizeOptions::new().resize_alg(alg)).ok()?;
+        image::RgbImage::from_raw(nw, nh, dst.into_vec())
+    });
+    fast.unwrap_or_else(|| image::imageops::resize(src, nw, nh, filter))
 }
 
 #[cfg(test)]

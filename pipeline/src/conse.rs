@@ -27,7 +27,8 @@ pub struct ConseConfig {
 
 impl Default for ConseConfig {
     fn default() -> Self {
-        ConseConfig { top_t: 10, template: "a photo of a {}".into(), synonyms: true, renormalize: false }
+        // Chosen by the sweep in docs/REFERENCE.md (coco-mini): "a {}", synonyms averaged, T = 20.
+        ConseConfig { top_t: 20, template: "a {}".into(), synonyms: true, renormalize: false }
     }
 }
 
@@ -63,10 +64,13 @@ impl Conse {
         let mut prompts: Vec<String> = Vec::new();
         let mut owner: Vec<usize> = Vec::new();
         for (i, c) in classes.iter().enumerate() {
-            let names: Vec<&String> = match synonyms.get(i) {
+            let mut names: Vec<&String> = match synonyms.get(i) {
                 Some(s) if cfg.synonyms && !s.is_empty() => s.iter().collect(),
                 _ => vec![c],
             };
+            // Distinct lemmas only (WordNet lists some twice with other capitalisation).
+            let mut seen = std::collections::HashSet::new();
+            names.retain(|n| seen.insert(n.to_lowercase()));
             for n in names {
                 prompts.push(cfg.template.replace("{}", n));
                 owner.push(i);

@@ -22,7 +22,7 @@ fn text_queries_find_the_right_photos() {
     assert!(hits[0].thumbnail.is_some());
     let (mime, bytes) = e.thumbnail(hits[0].id).unwrap();
     assert_eq!(mime, "image/jpeg");
-    assert!(image::load_from_memory(&bytes).unwrap().width() <= 320);
+    assert!(image::load_from_memory(&bytes).unwrap().width() <= 512);
 }
 
 #[test]
