@@ -161,11 +161,6 @@ impl Engine {
         let w = &self.cfg.weights;
         let mut raw: Vec<(&'static str, f32, Vec<u64>)> = Vec::new();
         let t0 = std::time::Instant::now();
-        if req.mode != Mode::Vector {
-            let hits = self.text.search(q, n, allowed)?;
-            tracing::debug!(ms = t0.elapsed().as_secs_f64() * 1e3, "bm25");
-            raw.push(("bm25", w.bm25, hits.into_iter().map(|(id, _)| id).collect()));
-        }
         if req.mode != Mode::Bm25 {
             let enc = self.encoders()?;
             let qv = enc.text.embed_one(q)?;
@@ -180,6 +175,13 @@ impl Engine {
                     raw.push(("clip", w.clip, self.vector_hits(space::CLIP, &cv, n, allowed)));
                 }
             }
+        }
+        // BM25 goes last: RRF breaks ties by first appearance, so an item the
+        // vector search ranks r beats one BM25 alone ranks r (vector retrieval
+        // is the stronger single signal on every set we measured).
+        if req.mode != Mode::Vector {
+            let hits = self.text.search(q, n, allowed)?;
+            raw.push(("bm25", w.bm25, hits.into_iter().map(|(id, _)| id).collect()));
         }
         tracing::debug!(ms = t0.elapsed().as_secs_f64() * 1e3, "lists ready");
         let out = self.fuse_and_hydrate(q, raw, k, req.offset);

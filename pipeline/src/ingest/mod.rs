@@ -217,7 +217,9 @@ impl<'scope> Writer<'scope> {
                 if batch.files.is_empty() && batch.failed.is_empty() {
                     continue;
                 }
+                let t = std::time::Instant::now();
                 let written = engine.index_files(&batch.files)?;
+                tracing::debug!(files = batch.files.len(), ms = t.elapsed().as_secs_f64() * 1e3, "batch written");
                 for w in &written {
                     if w.removed.is_empty() {
                         counts.added += 1;
@@ -298,7 +300,9 @@ impl Batch {
                     all.extend(spans.iter().map(|s| &text[s.start..s.end]));
                 }
             }
+            let t = std::time::Instant::now();
             let mut vecs = enc.text.embed(&all)?.into_iter();
+            tracing::debug!(chunks = all.len(), ms = t.elapsed().as_secs_f64() * 1e3, "text batch embedded");
             for p in texts {
                 if let Prepared::Text { meta, title, text, spans, notes } = p {
                     let chunks: Vec<NewChunk> = spans
