@@ -38,7 +38,8 @@ serve: build
 ## Unit tests and the integration-test binary (real models, generated data).
 test: models testdata
 	cargo build -p pith
-	cargo test --workspace
+	cargo test --workspace --lib --bins
+	cargo test -p pith-tests --test integration
 
 ## Quality and speed on ../shared/data (not part of the tests).
 eval: eval-beir eval-captions

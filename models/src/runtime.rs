@@ -62,6 +62,9 @@ pub fn session(models_root: &Path, model: &Path, threads: usize) -> Result<Sessi
         .map_err(ort::Error::<()>::from)?
         .with_inter_threads(1)
         .map_err(ort::Error::<()>::from)?
+        // Idle intra-op threads must not spin: decoding and serving share the cores.
+        .with_intra_op_spinning(false)
+        .map_err(ort::Error::<()>::from)?
         .commit_from_file(model)
         .map_err(|e| ModelError::Ort(format!("loading {}: {e}", model.display())))?;
     Ok(session)

@@ -47,7 +47,7 @@ pub struct IngestReport {
 }
 
 const TEXT_BATCH: usize = 256;
-const IMAGE_BATCH: usize = 32;
+const IMAGE_BATCH: usize = 16;
 
 /// Ingest files and folders; files under a folder root that vanished are removed.
 pub fn ingest(engine: &Engine, roots: &[PathBuf], progress: &dyn Progress) -> Result<IngestReport> {
