@@ -115,6 +115,7 @@ def main():
                  for s in range(0, n, BATCH)]
         first, best = passes(units)
         out[f"passages_per_s_{name}"] = round(n / (tok_first + first), 1)
+        print(f"[progress] text {name} done: {out}", file=sys.stderr, flush=True)
         if R > 1:
             out[f"passages_per_s_{name}_best_of_{R}"] = round(n / (tok_best + best), 1)
     out["tokenize_all_s"] = round(tok_first, 3)
@@ -160,6 +161,7 @@ def main():
         if R > 1:
             out[f"images_per_s_{name}_best_of_{R}"] = round(ni / best, 1)
     out["images"] = ni
+    print(f"[progress] images done", file=sys.stderr, flush=True)
     out["loadavg_end"] = loadavg()
     # ~threads when the box was ours alone; well below it means contention
     out["cpu_s_per_wall_s"] = round((time.process_time() - cpu0) / (time.perf_counter() - wall0), 2)

@@ -40,10 +40,20 @@ impl TextEncoder {
         let model = m.file("model.onnx");
         let root = models_root.to_path_buf();
         let out_name = m.outputs.first().cloned().unwrap_or_else(|| "last_hidden_state".into());
-        let worker = Worker::spawn(&m.name, move || {
+        let worker = Worker::spawn_batched(&m.name, 16, move || {
             let mut session = runtime::session(&root, &model, threads)?;
             let names = runtime::input_names(&session);
-            Ok(move |b: TokenBatch| run_pooled(&mut session, &names, &out_name, b))
+            Ok(move |batches: Vec<TokenBatch>| {
+                if batches.len() == 1 {
+                    let b = batches.into_iter().next().expect("one batch");
+                    return Ok(vec![run_pooled(&mut session, &names, &out_name, b)?]);
+                }
+                // Concurrent requests: one padded batch, split afterwards.
+                let rows: Vec<usize> = batches.iter().map(|b| b.rows).collect();
+                let merged = merge(batches);
+                let mut all = run_pooled(&mut session, &names, &out_name, merged)?.into_iter();
+                Ok(rows.into_iter().map(|n| all.by_ref().take(n).collect()).collect())
+            })
         })?;
         Ok(TextEncoder { tokenizer, raw, worker, dim: m.dim, max_tokens, batch_size: 32, name: m.name })
     }
@@ -104,6 +114,24 @@ pub(crate) fn load_tokenizers(path: &Path, max_tokens: usize) -> Result<(Tokeniz
     tok.with_truncation(Some(TruncationParams { max_length: max_tokens, ..Default::default() }))
         .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
     Ok((tok, raw))
+}
+
+/// Stack token batches into one, padding every row to the longest.
+fn merge(batches: Vec<TokenBatch>) -> TokenBatch {
+    let cols = batches.iter().map(|b| b.cols).max().unwrap_or(1);
+    let rows: usize = batches.iter().map(|b| b.rows).sum();
+    let mut ids = vec![0i64; rows * cols];
+    let mut mask = vec![0i64; rows * cols];
+    let mut r0 = 0;
+    for b in &batches {
+        for r in 0..b.rows {
+            let (src, dst) = (r * b.cols, (r0 + r) * cols);
+            ids[dst..dst + b.cols].copy_from_slice(&b.ids[src..src + b.cols]);
+            mask[dst..dst + b.cols].copy_from_slice(&b.mask[src..src + b.cols]);
+        }
+        r0 += b.rows;
+    }
+    TokenBatch { ids, mask, rows, cols }
 }
 
 fn run_pooled(

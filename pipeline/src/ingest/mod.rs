@@ -46,7 +46,7 @@ pub struct IngestReport {
     pub seconds: f64,
 }
 
-const TEXT_BATCH: usize = 256;
+const TEXT_BATCH: usize = 512;
 const IMAGE_BATCH: usize = 16;
 
 /// Ingest files and folders; files under a folder root that vanished are removed.

@@ -215,13 +215,17 @@ impl Store {
         Ok(rows.map(|r| r.map(|v| v as usize)).collect::<Result<_, _>>()?)
     }
 
-    /// Item id of each chunk id given.
+    /// Item id of each chunk id given (ids that no longer exist are absent).
     pub fn items_of_chunks(&self, ids: &[u64]) -> Result<std::collections::HashMap<u64, i64>> {
-        let mut out = std::collections::HashMap::new();
-        let mut st = self.conn.prepare_cached("SELECT item_id FROM chunks WHERE id = ?1")?;
-        for &id in ids {
-            if let Some(it) = st.query_row([id as i64], |r| r.get::<_, i64>(0)).optional()? {
-                out.insert(id, it);
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        for group in ids.chunks(500) {
+            // Integers only, so inlining them is safe; one statement instead of one per id.
+            let list = group.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+            let mut st = self.conn.prepare(&format!("SELECT id, item_id FROM chunks WHERE id IN ({list})"))?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)?)))?;
+            for row in rows {
+                let (c, it) = row?;
+                out.insert(c, it);
             }
         }
         Ok(out)
