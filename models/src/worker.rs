@@ -31,29 +31,10 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
         S: FnOnce() -> Result<F> + Send + 'static,
         F: FnMut(I) -> Result<O> + 'static,
     {
-        let (tx, rx) = unbounded::<Job<I, O>>();
-        let (ready_tx, ready_rx) = bounded::<Result<()>>(1);
-        let join = std::thread::Builder::new()
-            .name(format!("encoder-{name}"))
-            .spawn(move || {
-                let mut handler = match init() {
-                    Ok(h) => {
-                        let _ = ready_tx.send(Ok(()));
-                        h
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                for job in rx {
-                    let out = handler(job.input);
-                    let _ = job.reply.send(out);
-                }
-            })
-            .map_err(|e| ModelError::Ort(format!("spawning encoder thread: {e}")))?;
-        ready_rx.recv().map_err(|_| ModelError::WorkerGone(name.to_string()))??;
-        Ok(Worker { name: name.to_string(), tx: Some(tx), join: Some(join), calls: AtomicU64::new(0) })
+        Self::spawn_batched(name, 1, move || {
+            let mut handler = init()?;
+            Ok(move |inputs: Vec<I>| inputs.into_iter().map(&mut handler).collect::<Result<Vec<O>>>())
+        })
     }
 
     /// Like [`spawn`], but jobs that queue up while the model is busy are run
