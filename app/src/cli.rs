@@ -13,7 +13,9 @@ pub struct Cli {
     /// Model cache directory.
     #[arg(long, global = true, env = "PITH_MODELS")]
     pub models: Option<PathBuf>,
-    /// Intra-op threads per ONNX session.
+    /// Inference threads per model: the image model runs one session with
+    /// this many intra-op threads, the text model this many single-threaded
+    /// sessions fed from one queue.
     #[arg(long, global = true, default_value_t = 2)]
     pub threads: usize,
     /// More logging.

@@ -21,12 +21,17 @@ pub struct TokenBatch {
     pub cols: usize,
 }
 
+/// Padded tokens per forward pass. Small batches keep activations in cache:
+/// on 2 cores, batches of ~1k tokens ran ~20 % faster than 32 rows of ~100.
+const BATCH_TOKENS: usize = 1024;
+
 pub struct TextEncoder {
     tokenizer: Tokenizer,
     raw: Tokenizer,
     worker: Worker<TokenBatch, Vec<Vec<f32>>>,
     pub dim: usize,
     pub max_tokens: usize,
+    /// Most rows per forward pass (the token budget usually binds first).
     pub batch_size: usize,
     pub name: String,
 }
@@ -40,9 +45,11 @@ impl TextEncoder {
         let model = m.file("model.onnx");
         let root = models_root.to_path_buf();
         let out_name = m.outputs.first().cloned().unwrap_or_else(|| "last_hidden_state".into());
-        let worker = Worker::spawn_batched(&m.name, 16, move || {
-            let mut session = runtime::session(&root, &model, threads)?;
+        // One single-threaded session per thread, all fed from one queue.
+        let worker = Worker::spawn_pool(&m.name, threads.max(1), BATCH_TOKENS, |b: &TokenBatch| b.rows * b.cols, move || {
+            let mut session = runtime::session(&root, &model, 1)?;
             let names = runtime::input_names(&session);
+            let out_name = out_name.clone();
             Ok(move |batches: Vec<TokenBatch>| {
                 if batches.len() == 1 {
                     let b = batches.into_iter().next().expect("one batch");
@@ -76,10 +83,17 @@ impl TextEncoder {
         };
         let mut order: Vec<usize> = (0..encs.len()).collect();
         order.sort_by_key(|&i| encs[i].get_ids().len());
-        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for group in order.chunks(self.batch_size.max(1)) {
+        let mut pending = Vec::new();
+        let mut rest = &order[..];
+        while !rest.is_empty() {
+            // Sorted ascending, so a group's longest row is its last.
+            let mut rows = 1;
+            while rows < rest.len().min(self.batch_size.max(1)) && (rows + 1) * encs[rest[rows]].get_ids().len() <= BATCH_TOKENS {
+                rows += 1;
+            }
+            let (group, tail) = rest.split_at(rows);
+            rest = tail;
             let cols = group.iter().map(|&i| encs[i].get_ids().len()).max().unwrap_or(1).max(1);
-            let rows = group.len();
             let mut ids = vec![0i64; rows * cols];
             let mut mask = vec![0i64; rows * cols];
             for (r, &i) in group.iter().enumerate() {
@@ -88,8 +102,11 @@ impl TextEncoder {
                     mask[r * cols + c] = m as i64;
                 }
             }
-            let vecs = self.worker.call(TokenBatch { ids, mask, rows, cols })?;
-            for (&i, v) in group.iter().zip(vecs) {
+            pending.push((group, self.worker.submit(TokenBatch { ids, mask, rows, cols })?));
+        }
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for (group, p) in pending {
+            for (&i, v) in group.iter().zip(p.wait()?) {
                 out[i] = v;
             }
         }

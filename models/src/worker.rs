@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{bounded, unbounded, Sender};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
 use crate::error::{ModelError, Result};
 
@@ -20,7 +20,7 @@ struct Job<I, O> {
 pub struct Worker<I, O> {
     name: String,
     tx: Option<Sender<Job<I, O>>>,
-    join: Option<JoinHandle<()>>,
+    joins: Vec<JoinHandle<()>>,
     calls: AtomicU64,
 }
 
@@ -45,10 +45,35 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
         S: FnOnce() -> Result<F> + Send + 'static,
         F: FnMut(Vec<I>) -> Result<Vec<O>> + 'static,
     {
+        let init = std::sync::Mutex::new(Some(init));
+        Self::spawn_pool(name, 1, max_batch.max(1), |_| 1, move || {
+            let init = init.lock().ok().and_then(|mut i| i.take());
+            init.ok_or_else(|| ModelError::Ort("worker initialised twice".into()))?()
+        })
+    }
+
+    /// `replicas` threads, each with its own handler (its own session), all
+    /// taking jobs from one queue. On a small machine two single-threaded
+    /// sessions working on different batches beat one session whose two
+    /// intra-op threads meet at a barrier after every operator.
+    ///
+    /// Queued jobs are run together while their summed `weight` stays within
+    /// `budget` (a job heavier than the budget runs alone): small query jobs
+    /// merge, ingest batches already at the budget do not.
+    pub fn spawn_pool<S, F>(name: &str, replicas: usize, budget: usize, weight: fn(&I) -> usize, init: S) -> Result<Self>
+    where
+        S: Fn() -> Result<F> + Send + Sync + 'static,
+        F: FnMut(Vec<I>) -> Result<Vec<O>> + 'static,
+    {
         let (tx, rx) = unbounded::<Job<I, O>>();
-        let (ready_tx, ready_rx) = bounded::<Result<()>>(1);
-        let join = std::thread::Builder::new()
-            .name(format!("encoder-{name}"))
+        let replicas = replicas.max(1);
+        let (ready_tx, ready_rx) = bounded::<Result<()>>(replicas);
+        let init = std::sync::Arc::new(init);
+        let mut joins = Vec::new();
+        for r in 0..replicas {
+            let (rx, ready_tx, init) = (rx.clone(), ready_tx.clone(), init.clone());
+            let join = std::thread::Builder::new()
+            .name(format!("encoder-{name}-{r}"))
             .spawn(move || {
                 let mut handler = match init() {
                     Ok(h) => {
@@ -60,11 +85,27 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
                         return;
                     }
                 };
-                while let Ok(first) = rx.recv() {
+                let mut carry: Option<Job<I, O>> = None;
+                loop {
+                    let first = match carry.take() {
+                        Some(j) => j,
+                        None => match rx.recv() {
+                            Ok(j) => j,
+                            Err(_) => break,
+                        },
+                    };
+                    let mut load = weight(&first.input);
                     let mut jobs = vec![first];
-                    while jobs.len() < max_batch.max(1) {
+                    while load < budget {
                         match rx.try_recv() {
-                            Ok(j) => jobs.push(j),
+                            Ok(j) if load + weight(&j.input) <= budget => {
+                                load += weight(&j.input);
+                                jobs.push(j);
+                            }
+                            Ok(j) => {
+                                carry = Some(j);
+                                break;
+                            }
                             Err(_) => break,
                         }
                     }
@@ -90,17 +131,41 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
                 }
             })
             .map_err(|e| ModelError::Ort(format!("spawning encoder thread: {e}")))?;
-        ready_rx.recv().map_err(|_| ModelError::WorkerGone(name.to_string()))??;
-        Ok(Worker { name: name.to_string(), tx: Some(tx), join: Some(join), calls: AtomicU64::new(0) })
+            joins.push(join);
+        }
+        let worker = Worker { name: name.to_string(), tx: Some(tx), joins, calls: AtomicU64::new(0) };
+        for _ in 0..replicas {
+            // On error `worker` drops here, which closes the queue and joins the others.
+            ready_rx.recv().map_err(|_| ModelError::WorkerGone(name.to_string()))??;
+        }
+        Ok(worker)
     }
 
     /// Run one job and wait for its answer.
     pub fn call(&self, input: I) -> Result<O> {
+        self.submit(input)?.wait()
+    }
+
+    /// Queue one job; its answer comes from [`Pending::wait`]. Submitting
+    /// several before waiting keeps every replica busy.
+    pub fn submit(&self, input: I) -> Result<Pending<O>> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let (reply, rx) = bounded(1);
         let gone = || ModelError::WorkerGone(self.name.clone());
         self.tx.as_ref().ok_or_else(gone)?.send(Job { input, reply }).map_err(|_| gone())?;
-        rx.recv().map_err(|_| gone())?
+        Ok(Pending { rx, name: self.name.clone() })
+    }
+}
+
+/// The answer to a submitted job.
+pub struct Pending<O> {
+    rx: Receiver<Result<O>>,
+    name: String,
+}
+
+impl<O> Pending<O> {
+    pub fn wait(self) -> Result<O> {
+        self.rx.recv().map_err(|_| ModelError::WorkerGone(self.name))?
     }
 }
 
@@ -114,7 +179,7 @@ impl<I, O> Worker<I, O> {
 impl<I, O> Drop for Worker<I, O> {
     fn drop(&mut self) {
         self.tx.take();
-        if let Some(j) = self.join.take() {
+        for j in self.joins.drain(..) {
             let _ = j.join();
         }
     }
@@ -157,5 +222,26 @@ mod tests {
             let (i, out) = h.join().unwrap();
             assert_eq!(out, i * 2);
         }
+    }
+
+    #[test]
+    fn pool_never_merges_past_the_budget() {
+        // Each answer is the total weight of the batch its job ran in.
+        let w = Worker::spawn_pool("pool", 2, 10, |x: &usize| *x, || {
+            Ok(|xs: Vec<usize>| {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                let total: usize = xs.iter().sum();
+                Ok(xs.iter().map(|_| total).collect())
+            })
+        })
+        .unwrap();
+        let weights = [6, 6, 3, 3, 3, 12, 1, 1, 1, 1, 9, 2];
+        let pending: Vec<_> = weights.iter().map(|&x| (x, w.submit(x).unwrap())).collect();
+        for (x, p) in pending {
+            let total = p.wait().unwrap();
+            assert!(total >= x, "job {x} ran in a batch of weight {total}");
+            assert!(total <= 10 || total == x, "job {x} merged into a batch of weight {total}");
+        }
+        assert_eq!(w.calls(), weights.len() as u64);
     }
 }

@@ -218,69 +218,45 @@ impl Store {
     /// Item id of each chunk id given (ids that no longer exist are absent).
     pub fn items_of_chunks(&self, ids: &[u64]) -> Result<std::collections::HashMap<u64, i64>> {
         let mut out = std::collections::HashMap::with_capacity(ids.len());
-        for group in ids.chunks(500) {
-            // Integers only, so inlining them is safe; one statement instead of one per id.
-            let list = group.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
-            let mut st = self.conn.prepare(&format!("SELECT id, item_id FROM chunks WHERE id IN ({list})"))?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)?)))?;
-            for row in rows {
-                let (c, it) = row?;
-                out.insert(c, it);
-            }
+        // One cached statement whatever the number of ids (no SQL text built per search).
+        let list = serde_json::to_string(ids).map_err(|e| crate::error::PipelineError::BadInput(e.to_string()))?;
+        let mut st = self.conn.prepare_cached("SELECT id, item_id FROM chunks WHERE id IN (SELECT value FROM json_each(?1))")?;
+        let rows = st.query_map([list], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (c, it) = row?;
+            out.insert(c, it);
         }
         Ok(out)
     }
 
     pub fn vector(&self, chunk_id: i64, space_id: i64) -> Result<Option<Vec<f32>>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT data FROM vectors WHERE chunk_id = ?1 AND space_id = ?2 AND codec = 'f32'",
-                params![chunk_id, space_id],
-                |r| r.get::<_, Vec<u8>>(0),
-            )
-            .optional()?
-            .map(|b| blob_to_vec(&b)))
+        let mut st = self.conn.prepare_cached("SELECT data FROM vectors WHERE chunk_id = ?1 AND space_id = ?2 AND codec = 'f32'")?;
+        Ok(st.query_row(params![chunk_id, space_id], |r| r.get::<_, Vec<u8>>(0)).optional()?.map(|b| blob_to_vec(&b)))
     }
 
+    // Search hydrates every hit with these, so their statements are cached.
     pub fn item(&self, item_id: i64) -> Result<Option<ItemRow>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("{} WHERE i.id = ?1", ItemRow::SELECT),
-                [item_id],
-                ItemRow::from_row,
-            )
-            .optional()?)
+        let mut st = self.conn.prepare_cached(&format!("{} WHERE i.id = ?1", ItemRow::SELECT))?;
+        Ok(st.query_row([item_id], ItemRow::from_row).optional()?)
     }
 
     pub fn chunk(&self, chunk_id: i64) -> Result<Option<ChunkRow>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, '') FROM chunks WHERE id = ?1",
-                [chunk_id],
-                ChunkRow::from_row,
-            )
-            .optional()?)
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, '') FROM chunks WHERE id = ?1",
+        )?;
+        Ok(st.query_row([chunk_id], ChunkRow::from_row).optional()?)
     }
 
     pub fn first_chunk_of_item(&self, item_id: i64) -> Result<Option<ChunkRow>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, '') FROM chunks WHERE item_id = ?1 ORDER BY ord LIMIT 1",
-                [item_id],
-                ChunkRow::from_row,
-            )
-            .optional()?)
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, '') FROM chunks WHERE item_id = ?1 ORDER BY ord LIMIT 1",
+        )?;
+        Ok(st.query_row([item_id], ChunkRow::from_row).optional()?)
     }
 
     pub fn thumbnail(&self, item_id: i64) -> Result<Option<(String, Vec<u8>)>> {
-        Ok(self
-            .conn
-            .query_row("SELECT mime, data FROM thumbnails WHERE item_id = ?1", [item_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
+        let mut st = self.conn.prepare_cached("SELECT mime, data FROM thumbnails WHERE item_id = ?1")?;
+        Ok(st.query_row([item_id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
     }
 
     /// Chunk ids that pass a filter, for filtered search.
