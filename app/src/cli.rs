@@ -15,9 +15,9 @@ pub struct Cli {
     pub models: Option<PathBuf>,
     /// Inference threads per model: the image model runs one session with
     /// this many intra-op threads, the text model this many single-threaded
-    /// sessions fed from one queue.
-    #[arg(long, global = true, default_value_t = 2)]
-    pub threads: usize,
+    /// sessions fed from one queue. Default: the number of CPUs, at most 8.
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
     /// More logging.
     #[arg(short, long, global = true)]
     pub verbose: bool,

@@ -17,7 +17,10 @@ pub fn config(cli: &Cli) -> EngineConfig {
     let models = cli.models.clone().map(ModelCache::new).unwrap_or_else(ModelCache::from_env);
     let data = cli.data.clone().unwrap_or_else(EngineConfig::default_data_dir);
     let mut cfg = EngineConfig::new(data, models);
-    cfg.threads = cli.threads;
+    cfg.threads = cli
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()).min(8))
+        .max(1);
     cfg
 }
 

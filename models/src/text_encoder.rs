@@ -37,7 +37,8 @@ pub struct TextEncoder {
 }
 
 impl TextEncoder {
-    /// Load a verified model directory (model.onnx + tokenizer.json + manifest.json).
+    /// Load a verified model directory (model.onnx + tokenizer.json + manifest.json)
+    /// as `threads` single-threaded sessions sharing one job queue.
     pub fn load(models_root: &Path, dir: &Path, threads: usize) -> Result<Self> {
         let m = Manifest::read_verified(dir)?;
         let max_tokens = m.pre_f64("max_length", 256.0) as usize;

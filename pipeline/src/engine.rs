@@ -25,7 +25,8 @@ use crate::store::{Counts, ErrorRow, NewFile, Store, Written};
 pub struct EngineConfig {
     pub data_dir: PathBuf,
     pub models: ModelCache,
-    /// Intra-op threads per ONNX session.
+    /// Inference threads per model (see `TextEncoder::load` for how the
+    /// text model uses them).
     pub threads: usize,
     /// Text files are read up to this many bytes.
     pub max_text_bytes: u64,
