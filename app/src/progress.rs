@@ -46,7 +46,7 @@ impl Progress for CliProgress {
                 b.inc(1);
                 b.set_message(path.rsplit('/').next().unwrap_or(path).to_string());
             }
-            None if done % 500 == 0 => {
+            None if done.is_multiple_of(500) => {
                 tracing::info!(done, total = self.total.load(Ordering::Relaxed), "ingest progress");
             }
             None => {}

@@ -35,6 +35,16 @@ fn start_watcher(engine: &Arc<Engine>, roots: &[PathBuf]) -> (Arc<WatchStatus>, 
     (status, h)
 }
 
+/// Let the watcher finish its current batch, then flush the indexes.
+fn stop(engine: &Engine, status: &WatchStatus, watcher: Option<std::thread::JoinHandle<()>>) -> Result<()> {
+    status.stop.store(true, Ordering::Relaxed);
+    if let Some(h) = watcher {
+        let _ = h.join();
+    }
+    engine.checkpoint()?;
+    Ok(())
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -85,13 +95,8 @@ pub fn serve(cfg: EngineConfig, args: ServeArgs) -> Result<()> {
         axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
         anyhow::Ok(())
     })?;
-    status.stop.store(true, Ordering::Relaxed);
-    if let Some(h) = watcher {
-        let _ = h.join();
-    }
     drop(rt);
-    engine.checkpoint()?;
-    Ok(())
+    stop(&engine, &status, watcher)
 }
 
 pub fn watch_only(cfg: EngineConfig, dirs: Vec<PathBuf>) -> Result<()> {
@@ -105,10 +110,5 @@ pub fn watch_only(cfg: EngineConfig, dirs: Vec<PathBuf>) -> Result<()> {
         println!("watching {}", r.display());
     }
     runtime()?.block_on(shutdown_signal());
-    status.stop.store(true, Ordering::Relaxed);
-    if let Some(h) = watcher {
-        let _ = h.join();
-    }
-    engine.checkpoint()?;
-    Ok(())
+    stop(&engine, &status, watcher)
 }

@@ -11,6 +11,7 @@
 //!   "embed_dim": D, "context_length": L, "pad_id": 0, "interpolation": "bicubic"}`.
 //!   Token sequences are truncated and padded to `context_length` (fixed-shape
 //!   exports such as open_clip's need exactly that).
+//!
 //! This covers Hugging Face Optimum's split CLIP exports (`vision_model` +
 //! projection as visual, `text_model` + projection as textual) and open_clip
 //! exports. Outputs are L2-normalised here, whether or not the graph did it.

@@ -47,22 +47,27 @@ impl TextEncoder {
         let root = models_root.to_path_buf();
         let out_name = m.outputs.first().cloned().unwrap_or_else(|| "last_hidden_state".into());
         // One single-threaded session per thread, all fed from one queue.
-        let worker = Worker::spawn_pool(&m.name, threads.max(1), BATCH_TOKENS, |b: &TokenBatch| b.rows * b.cols, move || {
-            let mut session = runtime::session(&root, &model, 1)?;
-            let names = runtime::input_names(&session);
-            let out_name = out_name.clone();
-            Ok(move |batches: Vec<TokenBatch>| {
-                if batches.len() == 1 {
-                    let b = batches.into_iter().next().expect("one batch");
-                    return Ok(vec![run_pooled(&mut session, &names, &out_name, b)?]);
+        let inits = (0..threads.max(1))
+            .map(|_| {
+                let (root, model, out_name) = (root.clone(), model.clone(), out_name.clone());
+                move || {
+                    let mut session = runtime::session(&root, &model, 1)?;
+                    let names = runtime::input_names(&session);
+                    Ok(move |batches: Vec<TokenBatch>| {
+                        if batches.len() == 1 {
+                            let b = batches.into_iter().next().expect("one batch");
+                            return Ok(vec![run_pooled(&mut session, &names, &out_name, b)?]);
+                        }
+                        // Concurrent requests: one padded batch, split afterwards.
+                        let rows: Vec<usize> = batches.iter().map(|b| b.rows).collect();
+                        let merged = merge(batches);
+                        let mut all = run_pooled(&mut session, &names, &out_name, merged)?.into_iter();
+                        Ok(rows.into_iter().map(|n| all.by_ref().take(n).collect()).collect())
+                    })
                 }
-                // Concurrent requests: one padded batch, split afterwards.
-                let rows: Vec<usize> = batches.iter().map(|b| b.rows).collect();
-                let merged = merge(batches);
-                let mut all = run_pooled(&mut session, &names, &out_name, merged)?.into_iter();
-                Ok(rows.into_iter().map(|n| all.by_ref().take(n).collect()).collect())
             })
-        })?;
+            .collect();
+        let worker = Worker::spawn_pool(&m.name, inits, BATCH_TOKENS, |b: &TokenBatch| b.rows * b.cols)?;
         Ok(TextEncoder { tokenizer, raw, worker, dim: m.dim, max_tokens, batch_size: 32, name: m.name })
     }
 
@@ -82,30 +87,45 @@ impl TextEncoder {
         } else {
             self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| ModelError::Tokenizer(e.to_string()))?
         };
-        let mut order: Vec<usize> = (0..encs.len()).collect();
-        order.sort_by_key(|&i| encs[i].get_ids().len());
+        let ids: Vec<&[u32]> = encs.iter().map(|e| e.get_ids()).collect();
+        self.embed_ids(&ids)
+    }
+
+    /// Embed token id sequences that already include the special tokens (as
+    /// the raw tokenizer makes them); longer ones keep their first
+    /// `max_tokens - 1` ids and their last.
+    pub fn embed_ids(&self, seqs: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        let max = self.max_tokens.max(2);
+        let len = |i: usize| seqs[i].len().clamp(1, max);
+        let mut order: Vec<usize> = (0..seqs.len()).collect();
+        order.sort_by_key(|&i| len(i));
         let mut pending = Vec::new();
         let mut rest = &order[..];
         while !rest.is_empty() {
             // Sorted ascending, so a group's longest row is its last.
             let mut rows = 1;
-            while rows < rest.len().min(self.batch_size.max(1)) && (rows + 1) * encs[rest[rows]].get_ids().len() <= BATCH_TOKENS {
+            while rows < rest.len().min(self.batch_size.max(1)) && (rows + 1) * len(rest[rows]) <= BATCH_TOKENS {
                 rows += 1;
             }
             let (group, tail) = rest.split_at(rows);
             rest = tail;
-            let cols = group.iter().map(|&i| encs[i].get_ids().len()).max().unwrap_or(1).max(1);
+            let cols = len(group[rows - 1]);
             let mut ids = vec![0i64; rows * cols];
             let mut mask = vec![0i64; rows * cols];
             for (r, &i) in group.iter().enumerate() {
-                for (c, (&id, &m)) in encs[i].get_ids().iter().zip(encs[i].get_attention_mask()).enumerate() {
-                    ids[r * cols + c] = id as i64;
-                    mask[r * cols + c] = m as i64;
+                let s = seqs[i];
+                let row = &mut ids[r * cols..(r + 1) * cols];
+                if s.len() > max {
+                    row.iter_mut().zip(&s[..max - 1]).for_each(|(d, &t)| *d = t as i64);
+                    row[max - 1] = s[s.len() - 1] as i64;
+                } else {
+                    row.iter_mut().zip(s).for_each(|(d, &t)| *d = t as i64);
                 }
+                mask[r * cols..r * cols + s.len().min(max)].fill(1);
             }
             pending.push((group, self.worker.submit(TokenBatch { ids, mask, rows, cols })?));
         }
-        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); seqs.len()];
         for (group, p) in pending {
             for (&i, v) in group.iter().zip(p.wait()?) {
                 out[i] = v;

@@ -31,47 +31,33 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
         S: FnOnce() -> Result<F> + Send + 'static,
         F: FnMut(I) -> Result<O> + 'static,
     {
-        Self::spawn_batched(name, 1, move || {
+        let init = move || {
             let mut handler = init()?;
             Ok(move |inputs: Vec<I>| inputs.into_iter().map(&mut handler).collect::<Result<Vec<O>>>())
-        })
+        };
+        Self::spawn_pool(name, vec![init], 1, |_| 1)
     }
 
-    /// Like [`spawn`], but jobs that queue up while the model is busy are run
-    /// together (up to `max_batch`), as one call of `handler`: concurrent
-    /// search queries share one forward pass instead of waiting in line.
-    pub fn spawn_batched<S, F>(name: &str, max_batch: usize, init: S) -> Result<Self>
+    /// One thread per `inits` entry, each building its own handler (its own
+    /// session), all taking jobs from one queue. On a small machine two
+    /// single-threaded sessions working on different batches beat one session
+    /// whose two intra-op threads meet at a barrier after every operator.
+    ///
+    /// Queued jobs are run together, as one call of the handler, while their
+    /// summed `weight` stays within `budget` (a job heavier than the budget
+    /// runs alone): concurrent search queries share one forward pass, ingest
+    /// batches already at the budget do not merge.
+    pub fn spawn_pool<S, F>(name: &str, inits: Vec<S>, budget: usize, weight: fn(&I) -> usize) -> Result<Self>
     where
         S: FnOnce() -> Result<F> + Send + 'static,
         F: FnMut(Vec<I>) -> Result<Vec<O>> + 'static,
     {
-        let init = std::sync::Mutex::new(Some(init));
-        Self::spawn_pool(name, 1, max_batch.max(1), |_| 1, move || {
-            let init = init.lock().ok().and_then(|mut i| i.take());
-            init.ok_or_else(|| ModelError::Ort("worker initialised twice".into()))?()
-        })
-    }
-
-    /// `replicas` threads, each with its own handler (its own session), all
-    /// taking jobs from one queue. On a small machine two single-threaded
-    /// sessions working on different batches beat one session whose two
-    /// intra-op threads meet at a barrier after every operator.
-    ///
-    /// Queued jobs are run together while their summed `weight` stays within
-    /// `budget` (a job heavier than the budget runs alone): small query jobs
-    /// merge, ingest batches already at the budget do not.
-    pub fn spawn_pool<S, F>(name: &str, replicas: usize, budget: usize, weight: fn(&I) -> usize, init: S) -> Result<Self>
-    where
-        S: Fn() -> Result<F> + Send + Sync + 'static,
-        F: FnMut(Vec<I>) -> Result<Vec<O>> + 'static,
-    {
         let (tx, rx) = unbounded::<Job<I, O>>();
-        let replicas = replicas.max(1);
+        let replicas = inits.len();
         let (ready_tx, ready_rx) = bounded::<Result<()>>(replicas);
-        let init = std::sync::Arc::new(init);
         let mut joins = Vec::new();
-        for r in 0..replicas {
-            let (rx, ready_tx, init) = (rx.clone(), ready_tx.clone(), init.clone());
+        for (r, init) in inits.into_iter().enumerate() {
+            let (rx, ready_tx) = (rx.clone(), ready_tx.clone());
             let join = std::thread::Builder::new()
             .name(format!("encoder-{name}-{r}"))
             .spawn(move || {
@@ -210,7 +196,7 @@ mod tests {
     #[test]
     fn batched_jobs_each_get_their_own_answer() {
         let w = std::sync::Arc::new(
-            Worker::spawn_batched("double", 8, || Ok(|xs: Vec<u32>| Ok(xs.into_iter().map(|x| x * 2).collect()))).unwrap(),
+            Worker::spawn_pool("double", vec![|| Ok(|xs: Vec<u32>| Ok(xs.into_iter().map(|x| x * 2).collect()))], 8, |_| 1).unwrap(),
         );
         let hs: Vec<_> = (0..16u32)
             .map(|i| {
@@ -227,14 +213,14 @@ mod tests {
     #[test]
     fn pool_never_merges_past_the_budget() {
         // Each answer is the total weight of the batch its job ran in.
-        let w = Worker::spawn_pool("pool", 2, 10, |x: &usize| *x, || {
+        let init = || {
             Ok(|xs: Vec<usize>| {
                 std::thread::sleep(std::time::Duration::from_millis(2));
                 let total: usize = xs.iter().sum();
                 Ok(xs.iter().map(|_| total).collect())
             })
-        })
-        .unwrap();
+        };
+        let w = Worker::spawn_pool("pool", vec![init, init], 10, |x: &usize| *x).unwrap();
         let weights = [6, 6, 3, 3, 3, 12, 1, 1, 1, 1, 9, 2];
         let pending: Vec<_> = weights.iter().map(|&x| (x, w.submit(x).unwrap())).collect();
         for (x, p) in pending {

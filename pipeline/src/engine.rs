@@ -308,25 +308,22 @@ impl Engine {
         self.store().item(id)?.ok_or_else(|| PipelineError::NotFound(format!("item {id}")))
     }
 
-    /// The item's extracted text, reassembled from its (overlapping) chunks, capped at `max` bytes.
+    /// The item's extracted text, reassembled from its (overlapping) chunks, capped at 256 KiB.
     pub fn item_text(&self, id: i64) -> Result<String> {
         const MAX: usize = 256 << 10;
-        let store = self.store();
-        let mut st = store.conn.prepare("SELECT coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, '') FROM chunks WHERE item_id = ?1 ORDER BY ord")?;
-        let rows = st.query_map([id], |r| Ok((r.get::<_, i64>(0)? as usize, r.get::<_, i64>(1)? as usize, r.get::<_, String>(2)?)))?;
+        let chunks = self.store().chunks_of_item(id)?;
         let mut out = String::new();
         let mut at = 0usize;
-        for row in rows {
-            let (start, end, text) = row?;
+        for c in chunks {
+            let (start, end) = (c.start as usize, c.end as usize);
             if end <= at {
                 continue;
             }
-            let skip = at.saturating_sub(start).min(text.len());
-            let mut cut = skip;
-            while !text.is_char_boundary(cut) {
+            let mut cut = at.saturating_sub(start).min(c.text.len());
+            while !c.text.is_char_boundary(cut) {
                 cut += 1;
             }
-            out.push_str(&text[cut..]);
+            out.push_str(&c.text[cut..]);
             at = end;
             if out.len() > MAX {
                 break;

@@ -26,6 +26,9 @@ pub enum PipelineError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("store {0} is locked by another pith process")]
     Locked(PathBuf),
+    /// A bug, such as a worker thread that panicked.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl PipelineError {

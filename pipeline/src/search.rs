@@ -160,11 +160,9 @@ impl Engine {
         let kind = req.filters.kind;
         let w = &self.cfg.weights;
         let mut raw: Vec<(&'static str, f32, Vec<u64>)> = Vec::new();
-        let t0 = std::time::Instant::now();
         if req.mode != Mode::Bm25 {
             let enc = self.encoders()?;
             let qv = enc.text.embed_one(q)?;
-            tracing::debug!(ms = t0.elapsed().as_secs_f64() * 1e3, "query embedded");
             if kind != Some(Kind::Image) {
                 raw.push(("text", w.text, self.vector_hits(space::TEXT, &qv, n, allowed)));
             }
@@ -183,10 +181,7 @@ impl Engine {
             let hits = self.text.search(q, n, allowed)?;
             raw.push(("bm25", w.bm25, hits.into_iter().map(|(id, _)| id).collect()));
         }
-        tracing::debug!(ms = t0.elapsed().as_secs_f64() * 1e3, "lists ready");
-        let out = self.fuse_and_hydrate(q, raw, k, req.offset);
-        tracing::debug!(ms = t0.elapsed().as_secs_f64() * 1e3, "hydrated");
-        out
+        self.fuse_and_hydrate(q, raw, k, req.offset)
     }
 
     fn vector_hits(&self, space: &str, q: &[f32], n: usize, allowed: Option<&HashSet<usize>>) -> Vec<u64> {

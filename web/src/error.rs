@@ -56,7 +56,8 @@ impl From<PipelineError> for ApiError {
             | PipelineError::Sql(_)
             | PipelineError::TextIndex(_)
             | PipelineError::VectorIndex(_)
-            | PipelineError::Io { .. }) => {
+            | PipelineError::Io { .. }
+            | PipelineError::Internal(_)) => {
                 tracing::error!(error = %e, "internal error");
                 ApiError::Internal(e.to_string())
             }

@@ -52,10 +52,12 @@ fn check_jpeg_complete(f: &mut std::fs::File) -> std::io::Result<bool> {
 /// JPEG thumbnail from an image already shrunk for the encoder (short side
 /// 256); only larger ones are shrunk again.
 pub fn thumbnail_jpeg(img: &image::RgbImage) -> Result<Vec<u8>> {
+    let shrunk;
     let t = if img.width().max(img.height()) > 2 * THUMB_SIDE {
-        image::imageops::thumbnail(img, THUMB_SIDE * 2, THUMB_SIDE * 2)
+        shrunk = image::imageops::thumbnail(img, THUMB_SIDE * 2, THUMB_SIDE * 2);
+        &shrunk
     } else {
-        img.clone()
+        img
     };
     // jpeg-encoder (SIMD) is several times faster than the image crate's encoder.
     let mut out = Vec::new();

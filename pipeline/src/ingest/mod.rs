@@ -94,14 +94,22 @@ pub fn ingest_documents(engine: &Engine, docs: Vec<(String, String, String)>, pr
         for (id, title, text) in docs {
             let body = if title.is_empty() { text } else { format!("{title}\n{text}") };
             let meta = Meta { path: id, size: body.len() as u64, mtime: 0, hash: blake3::hash(body.as_bytes()).to_hex().to_string(), existed: false };
-            let spans = crate::chunk::chunk_spans(enc.text.raw_tokenizer(), &body, engine.cfg.chunk_tokens, engine.cfg.chunk_overlap);
+            let spans = match crate::chunk::chunk_spans(enc.text.raw_tokenizer(), &body, engine.cfg.chunk_tokens, engine.cfg.chunk_overlap) {
+                Ok(s) => s,
+                Err(reason) => {
+                    engine.record_error(&meta.path, &reason)?;
+                    report.failed += 1;
+                    progress.inc(&meta.path);
+                    continue;
+                }
+            };
             let title = if title.is_empty() { meta.path.clone() } else { title };
             batch.push(Prepared::Text { meta, title, text: body, spans, notes: vec![] });
             if batch.full() {
-                writer.send(batch.encode(engine, &mut report)?)?;
+                writer.send(batch.encode(engine, &mut report)?);
             }
         }
-        writer.send(batch.encode(engine, &mut report)?)?;
+        writer.send(batch.encode(engine, &mut report)?);
         writer.finish(&mut report)
     })?;
     engine.checkpoint()?;
@@ -184,12 +192,12 @@ fn run_jobs(
                 other => {
                     batch.push(other);
                     if batch.full() {
-                        writer.send(batch.encode(engine, report)?)?;
+                        writer.send(batch.encode(engine, report)?);
                     }
                 }
             }
         }
-        writer.send(batch.encode(engine, report)?)?;
+        writer.send(batch.encode(engine, report)?);
         writer.finish(report)
     })
 }
@@ -217,9 +225,7 @@ impl<'scope> Writer<'scope> {
                 if batch.files.is_empty() && batch.failed.is_empty() {
                     continue;
                 }
-                let t = std::time::Instant::now();
                 let written = engine.index_files(&batch.files)?;
-                tracing::debug!(files = batch.files.len(), ms = t.elapsed().as_secs_f64() * 1e3, "batch written");
                 for w in &written {
                     if w.removed.is_empty() {
                         counts.added += 1;
@@ -241,17 +247,16 @@ impl<'scope> Writer<'scope> {
         Writer { tx: Some(tx), handle }
     }
 
-    fn send(&self, batch: Encoded) -> Result<()> {
-        match &self.tx {
-            Some(tx) if tx.send(batch).is_ok() => Ok(()),
-            // The writer stopped on an error; `finish` reports it.
-            _ => Ok(()),
+    fn send(&self, batch: Encoded) {
+        // A failed send means the writer stopped on an error; `finish` reports it.
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(batch);
         }
     }
 
     fn finish(mut self, report: &mut IngestReport) -> Result<()> {
         self.tx.take();
-        let counts = self.handle.join().map_err(|_| PipelineError::BadInput("ingest writer thread panicked".into()))??;
+        let counts = self.handle.join().map_err(|_| PipelineError::Internal("ingest writer thread panicked".into()))??;
         report.added += counts.added;
         report.updated += counts.updated;
         report.failed += counts.failed;
@@ -294,15 +299,13 @@ impl Batch {
         let enc = engine.encoders()?;
         if !texts.is_empty() {
             let sid = engine.space_id(space::TEXT).ok_or_else(|| PipelineError::NotFound("text space".into()))?;
-            let mut all: Vec<&str> = Vec::new();
+            let mut all: Vec<&[u32]> = Vec::new();
             for p in &texts {
-                if let Prepared::Text { text, spans, .. } = p {
-                    all.extend(spans.iter().map(|s| &text[s.start..s.end]));
+                if let Prepared::Text { spans, .. } = p {
+                    all.extend(spans.iter().map(|s| s.ids.as_slice()));
                 }
             }
-            let t = std::time::Instant::now();
-            let mut vecs = enc.text.embed(&all)?.into_iter();
-            tracing::debug!(chunks = all.len(), ms = t.elapsed().as_secs_f64() * 1e3, "text batch embedded");
+            let mut vecs = enc.text.embed_ids(&all)?.into_iter();
             for p in texts {
                 if let Prepared::Text { meta, title, text, spans, notes } = p {
                     let chunks: Vec<NewChunk> = spans

@@ -92,20 +92,16 @@ impl Ctx<'_> {
                 if c.text.trim().is_empty() {
                     return Err("no text content".into());
                 }
-                let spans = chunk_spans(self.enc.text.raw_tokenizer(), &c.text, cfg.chunk_tokens, cfg.chunk_overlap);
+                let spans = chunk_spans(self.enc.text.raw_tokenizer(), &c.text, cfg.chunk_tokens, cfg.chunk_overlap)?;
                 let title = decode::text::title_of(&c.text, path);
                 Ok(Prepared::Text { meta, title, text: c.text, spans, notes: c.notes })
             }
             Detected::Image(mime) => {
-                let t0 = std::time::Instant::now();
                 let img = decode::image::decode(path, mime).map_err(|err| err.to_string())?;
-                let t1 = t0.elapsed();
                 let (width, height) = (img.width(), img.height());
                 let (prep, resized) = self.enc.image.prep.prepare_keep_resized(&img);
-                let t2 = t0.elapsed();
                 let clip_prep = self.enc.clip.as_ref().map(|c| c.prep.prepare(&img));
                 let thumbnail = decode::image::thumbnail_jpeg(&resized).map_err(|err| err.to_string())?;
-                tracing::debug!(decode_ms = t1.as_secs_f64() * 1e3, prep_ms = (t2 - t1).as_secs_f64() * 1e3, thumb_ms = (t0.elapsed() - t2).as_secs_f64() * 1e3, "image prepared");
                 let title = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 Ok(Prepared::Image { meta, title, mime: mime.to_string(), width, height, prep, clip_prep, thumbnail, notes: vec![] })
             }

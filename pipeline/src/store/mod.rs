@@ -219,7 +219,7 @@ impl Store {
     pub fn items_of_chunks(&self, ids: &[u64]) -> Result<std::collections::HashMap<u64, i64>> {
         let mut out = std::collections::HashMap::with_capacity(ids.len());
         // One cached statement whatever the number of ids (no SQL text built per search).
-        let list = serde_json::to_string(ids).map_err(|e| crate::error::PipelineError::BadInput(e.to_string()))?;
+        let list = format!("[{}]", ids.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
         let mut st = self.conn.prepare_cached("SELECT id, item_id FROM chunks WHERE id IN (SELECT value FROM json_each(?1))")?;
         let rows = st.query_map([list], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)?)))?;
         for row in rows {
@@ -236,7 +236,7 @@ impl Store {
 
     // Search hydrates every hit with these, so their statements are cached.
     pub fn item(&self, item_id: i64) -> Result<Option<ItemRow>> {
-        let mut st = self.conn.prepare_cached(&format!("{} WHERE i.id = ?1", ItemRow::SELECT))?;
+        let mut st = self.conn.prepare_cached(ItemRow::BY_ID)?;
         Ok(st.query_row([item_id], ItemRow::from_row).optional()?)
     }
 
@@ -245,6 +245,15 @@ impl Store {
             "SELECT id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, '') FROM chunks WHERE id = ?1",
         )?;
         Ok(st.query_row([chunk_id], ChunkRow::from_row).optional()?)
+    }
+
+    /// Every chunk of an item, in order.
+    pub fn chunks_of_item(&self, item_id: i64) -> Result<Vec<ChunkRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, '') FROM chunks WHERE item_id = ?1 ORDER BY ord",
+        )?;
+        let rows = st.query_map([item_id], ChunkRow::from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn first_chunk_of_item(&self, item_id: i64) -> Result<Option<ChunkRow>> {

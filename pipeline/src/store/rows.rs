@@ -125,8 +125,8 @@ pub struct ItemRow {
 }
 
 impl ItemRow {
-    pub const SELECT: &'static str = "SELECT i.id, i.kind, i.title, f.path, f.size, f.mtime, i.mime, i.width, i.height, i.labels, \
-        EXISTS(SELECT 1 FROM thumbnails t WHERE t.item_id = i.id) FROM items i JOIN files f ON f.id = i.file_id";
+    pub const BY_ID: &'static str = "SELECT i.id, i.kind, i.title, f.path, f.size, f.mtime, i.mime, i.width, i.height, i.labels, \
+        EXISTS(SELECT 1 FROM thumbnails t WHERE t.item_id = i.id) FROM items i JOIN files f ON f.id = i.file_id WHERE i.id = ?1";
 
     pub fn from_row(r: &Row) -> rusqlite::Result<Self> {
         Ok(ItemRow {

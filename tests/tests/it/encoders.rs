@@ -29,6 +29,30 @@ fn text_embeddings_match_python_onnxruntime() {
     }
 }
 
+/// Ingest embeds each chunk from the ids the chunker already made; they must
+/// give the embedding of the chunk's own text (the Python-checked path), and a
+/// short text must come out as exactly the tokenizer's ids.
+#[test]
+fn chunk_ids_embed_like_the_chunk_text() {
+    let m = models();
+    let enc = TextEncoder::load(&m.root, &m.dir(TEXT_MODEL), 2).unwrap();
+    let short = "A tabby cat sleeps on the sofa.";
+    let spans = pith_pipeline::chunk::chunk_spans(enc.raw_tokenizer(), short, 200, 40).unwrap();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].ids, enc.raw_tokenizer().encode(short, true).unwrap().get_ids());
+    let long: String = (0..120).map(|i| format!("Sentence number {i} talks about cats, rockets and coffee. ")).collect();
+    let spans = pith_pipeline::chunk::chunk_spans(enc.raw_tokenizer(), &long, 200, 40).unwrap();
+    assert!(spans.len() > 3, "{} chunks", spans.len());
+    let ids: Vec<&[u32]> = spans.iter().map(|s| s.ids.as_slice()).collect();
+    let from_ids = enc.embed_ids(&ids).unwrap();
+    let texts: Vec<&str> = spans.iter().map(|s| &long[s.start..s.end]).collect();
+    let from_text = enc.embed(&texts).unwrap();
+    for (i, (a, b)) in from_ids.iter().zip(&from_text).enumerate() {
+        assert!(spans[i].ids.len() <= 202, "chunk {i} has {} ids", spans[i].ids.len());
+        assert!(pith_models::dot(a, b) > 0.99, "chunk {i}: cos {}", pith_models::dot(a, b));
+    }
+}
+
 /// EfficientNet predictions from Rust preprocessing agree with the PIL + onnxruntime reference.
 #[test]
 fn image_predictions_match_python_reference() {
