@@ -69,9 +69,7 @@ pub enum Command {
     /// Run the web UI and API, optionally watching folders.
     Serve(ServeArgs),
     /// Keep folders indexed without the web server.
-    Watch {
-        dirs: Vec<PathBuf>,
-    },
+    Watch { dirs: Vec<PathBuf> },
 }
 
 #[derive(Args, Debug)]
@@ -188,9 +186,14 @@ pub struct ServeArgs {
     pub watch: Vec<PathBuf>,
     #[arg(long, default_value = "127.0.0.1:7700")]
     pub addr: String,
-    /// Require this key (header `x-api-key` or `?key=`) on every route.
+    /// Require this key on every route (`Authorization: Bearer KEY`,
+    /// `x-api-key: KEY`, or `?key=KEY` once, which sets a session cookie).
     #[arg(long, env = "PITH_API_KEY")]
     pub api_key: Option<String>,
+    /// Without an API key only loopback host names are answered (a guard
+    /// against DNS rebinding); also answer requests for these names.
+    #[arg(long = "allow-host")]
+    pub allow_host: Vec<String>,
     /// Largest accepted upload, in bytes.
     #[arg(long, default_value_t = 20 << 20)]
     pub max_upload: usize,

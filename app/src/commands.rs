@@ -17,10 +17,7 @@ pub fn config(cli: &Cli) -> EngineConfig {
     let models = cli.models.clone().map(ModelCache::new).unwrap_or_else(ModelCache::from_env);
     let data = cli.data.clone().unwrap_or_else(EngineConfig::default_data_dir);
     let mut cfg = EngineConfig::new(data, models);
-    cfg.threads = cli
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()).min(8))
-        .max(1);
+    cfg.threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()).min(8)).max(1);
     cfg
 }
 
@@ -38,13 +35,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ingest { paths, json } => ingest(cfg, paths, json),
         Command::Search(args) => search(cfg, args),
         Command::Similar { id, k, json } => {
-            let engine = Engine::open(cfg)?;
+            let engine = Engine::open_read_only(cfg)?;
             print_hits(&engine.similar(id, k)?, json)
         }
         Command::Status { json, errors } => status(cfg, json, errors),
         Command::Check { repair } => {
-            let engine = Engine::open(cfg)?;
-            let c = if repair { engine.reconcile()? } else { engine.check()? };
+            // Opening as the writer repairs; without --repair only look.
+            let c = if repair { Engine::open(cfg)?.check()? } else { Engine::open_read_only(cfg)?.check()? };
             println!("{}", serde_json::to_string_pretty(&c)?);
             if !c.is_consistent() {
                 bail!("store and indexes disagree (run `pith check --repair`)");
@@ -64,6 +61,7 @@ fn ingest(cfg: EngineConfig, paths: Vec<PathBuf>, json: bool) -> Result<()> {
         bail!("give at least one file or folder to ingest");
     }
     let engine = Engine::open(cfg)?;
+    crate::serve::tell_excluded(&engine, &paths);
     let progress = CliProgress::new();
     let report = pith_pipeline::ingest::ingest(&engine, &paths, &progress)?;
     progress.finish();
@@ -90,9 +88,16 @@ fn ingest(cfg: EngineConfig, paths: Vec<PathBuf>, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn filters_from(kind: Option<KindArg>, path: Option<String>, after: Option<String>, before: Option<String>, ext: Option<String>) -> Result<Filters> {
+pub fn filters_from(
+    kind: Option<KindArg>,
+    path: Option<String>,
+    after: Option<String>,
+    before: Option<String>,
+    ext: Option<String>,
+) -> Result<Filters> {
     let date = |s: Option<String>, what: &str| -> Result<Option<i64>> {
-        s.map(|d| pith_pipeline::dates::parse_date(&d).with_context(|| format!("--{what} wants a date as YYYY-MM-DD, got `{d}`"))).transpose()
+        s.map(|d| pith_pipeline::dates::parse_date(&d).with_context(|| format!("--{what} wants a date as YYYY-MM-DD, got `{d}`")))
+            .transpose()
     };
     Ok(Filters {
         kind: kind.map(|k| match k {
@@ -107,7 +112,7 @@ pub fn filters_from(kind: Option<KindArg>, path: Option<String>, after: Option<S
 }
 
 fn search(cfg: EngineConfig, a: SearchArgs) -> Result<()> {
-    let engine = Engine::open(cfg)?;
+    let engine = Engine::open_read_only(cfg)?;
     let req = SearchRequest {
         q: a.query,
         k: a.k,
@@ -160,7 +165,7 @@ fn render_snippet(s: &str, hl: &[(usize, usize)], color: bool) -> String {
 }
 
 fn status(cfg: EngineConfig, json: bool, errors: usize) -> Result<()> {
-    let engine = Engine::open(cfg)?;
+    let engine = Engine::open_read_only(cfg)?;
     let s = engine.status(errors)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&s)?);
@@ -194,7 +199,13 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
                 println!("nDCG@10 {:.4}  Recall@100 {:.4}  MRR@10 {:.4}", r.ndcg_at_10, r.recall_at_100, r.mrr_at_10);
                 println!("{:.1} queries/s  p50 {:.2} ms  p95 {:.2} ms", r.queries_per_second, r.latency_p50_ms, r.latency_p95_ms);
                 if r.ingest.files_seen > 0 {
-                    println!("ingest: {} docs, {} chunks in {:.1}s ({:.1} docs/s)", r.ingest.files_seen, r.ingest.text_chunks, r.ingest.seconds, r.ingest.files_seen as f64 / r.ingest.seconds.max(1e-9));
+                    println!(
+                        "ingest: {} docs, {} chunks in {:.1}s ({:.1} docs/s)",
+                        r.ingest.files_seen,
+                        r.ingest.text_chunks,
+                        r.ingest.seconds,
+                        r.ingest.files_seen as f64 / r.ingest.seconds.max(1e-9)
+                    );
                 }
             }
         }
@@ -257,8 +268,9 @@ fn bench(cfg: EngineConfig, b: BenchCmd) -> Result<()> {
             }
         }
         BenchCmd::Search { queries, k, json } => {
-            let engine = Engine::open(cfg)?;
-            let qs: Vec<String> = std::fs::read_to_string(&queries)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+            let engine = Engine::open_read_only(cfg)?;
+            let qs: Vec<String> =
+                std::fs::read_to_string(&queries)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
             if qs.is_empty() {
                 bail!("no queries in {}", queries.display());
             }
@@ -295,7 +307,12 @@ fn models(cfg: EngineConfig, m: ModelsCmd) -> Result<()> {
         }
         ModelsCmd::Verify => {
             let mut bad = 0;
-            for name in [pith_models::catalog::RUNTIME, pith_models::catalog::TEXT_MODEL, pith_models::catalog::IMAGE_MODEL, pith_models::catalog::CLIP_MODEL] {
+            for name in [
+                pith_models::catalog::RUNTIME,
+                pith_models::catalog::TEXT_MODEL,
+                pith_models::catalog::IMAGE_MODEL,
+                pith_models::catalog::CLIP_MODEL,
+            ] {
                 let dir = cache.dir(name);
                 if name == pith_models::catalog::CLIP_MODEL && !dir.exists() {
                     println!("{name}: not registered (optional)");

@@ -25,7 +25,17 @@ fn roots(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
         .collect()
 }
 
+/// Say which of pith's own folders a root contains: they are excluded.
+pub fn tell_excluded(engine: &Engine, roots: &[PathBuf]) {
+    for r in roots {
+        for own in engine.policy.own_dirs_inside(r) {
+            eprintln!("note: {} lies inside {}; pith's own files there are never indexed", own.display(), r.display());
+        }
+    }
+}
+
 fn start_watcher(engine: &Arc<Engine>, roots: &[PathBuf]) -> (Arc<WatchStatus>, Option<std::thread::JoinHandle<()>>) {
+    tell_excluded(engine, roots);
     let status = Arc::new(WatchStatus::new(roots));
     if roots.is_empty() {
         return (status, None);
@@ -81,7 +91,8 @@ pub fn serve(cfg: EngineConfig, args: ServeArgs) -> Result<()> {
     let mut state = AppState::new(engine.clone());
     state.watch = (!roots.is_empty()).then(|| status.clone());
     state.roots = Arc::new(roots.clone());
-    state.api_key = args.api_key.filter(|k| !k.is_empty()).map(Arc::from);
+    state.api_key = args.api_key.filter(|k| !k.is_empty()).map(|k| pith_web::state::ApiKey::new(&k));
+    state.allow_hosts = Arc::new(args.allow_host.iter().map(|h| h.trim().to_ascii_lowercase()).collect());
     state.max_upload = args.max_upload;
     let app = pith_web::router(state);
     let rt = runtime()?;

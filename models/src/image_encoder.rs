@@ -42,17 +42,14 @@ impl ImageEncoder {
             .collect();
         let syn_path = m.file("synonyms.json");
         let synonyms: Vec<Vec<String>> = match std::fs::read_to_string(&syn_path) {
-            Ok(t) => serde_json::from_str(&t)
-                .map_err(|e| ModelError::Manifest { path: syn_path.clone(), reason: e.to_string() })?,
+            Ok(t) => serde_json::from_str(&t).map_err(|e| ModelError::Manifest { path: syn_path.clone(), reason: e.to_string() })?,
             Err(_) => classes.iter().map(|c| vec![c.clone()]).collect(),
         };
         let model = m.file("model.onnx");
         let root = models_root.to_path_buf();
         let input = m.inputs.first().cloned().unwrap_or_else(|| "pixels".into());
-        let outs = (
-            m.outputs.first().cloned().unwrap_or_else(|| "logits".into()),
-            m.outputs.get(1).cloned().unwrap_or_else(|| "features".into()),
-        );
+        let outs =
+            (m.outputs.first().cloned().unwrap_or_else(|| "logits".into()), m.outputs.get(1).cloned().unwrap_or_else(|| "features".into()));
         let side = prep.crop as usize;
         let worker = Worker::spawn(&m.name, move || {
             let mut session = runtime::session(&root, &model, threads)?;

@@ -52,6 +52,11 @@ impl ImagePrep {
             DynamicImage::ImageRgb8(b) => std::borrow::Cow::Borrowed(b),
             other => std::borrow::Cow::Owned(other.to_rgb8()),
         };
+        // A 16000×1 strip would otherwise be resized to 4 million × 256
+        // pixels. The encoder only sees the centre crop, so cropping the
+        // source to a bounded aspect ratio first changes nothing it sees and
+        // bounds the work and memory of any image to that of a 3:1 one.
+        let rgb = crop_aspect(rgb, MAX_ASPECT);
         let (w, h) = rgb.dimensions();
         // As torchvision: the short side becomes `resize_short`, the long side is floored.
         let short = w.min(h).max(1) as u64;
@@ -74,6 +79,20 @@ impl ImagePrep {
         }
         (Preprocessed { data, side: self.crop }, resized)
     }
+}
+
+/// Longest side over shortest side kept before resizing.
+pub const MAX_ASPECT: u32 = 3;
+
+fn crop_aspect(rgb: std::borrow::Cow<'_, image::RgbImage>, max: u32) -> std::borrow::Cow<'_, image::RgbImage> {
+    let (w, h) = rgb.dimensions();
+    let short = w.min(h).max(1);
+    if w.max(h) <= short.saturating_mul(max) {
+        return rgb;
+    }
+    let long = short.saturating_mul(max);
+    let (x, y, cw, ch) = if w > h { ((w - long) / 2, 0, long, h) } else { (0, (h - long) / 2, w, long) };
+    std::borrow::Cow::Owned(image::imageops::crop_imm(rgb.as_ref(), x, y, cw, ch).to_image())
 }
 
 /// SIMD resize (fast_image_resize); convolution filters are antialiased when
@@ -101,13 +120,7 @@ mod tests {
 
     #[test]
     fn output_is_chw_normalised_centre_crop() {
-        let prep = ImagePrep {
-            resize_short: 8,
-            crop: 4,
-            mean: [0.5; 3],
-            std: [0.5; 3],
-            filter: FilterType::Triangle,
-        };
+        let prep = ImagePrep { resize_short: 8, crop: 4, mean: [0.5; 3], std: [0.5; 3], filter: FilterType::Triangle };
         // 16x8 image, left half black, right half white, pure red channel only.
         let img = image::RgbImage::from_fn(16, 8, |x, _| if x < 8 { image::Rgb([0, 0, 0]) } else { image::Rgb([255, 0, 0]) });
         let out = prep.prepare(&DynamicImage::ImageRgb8(img));
@@ -117,5 +130,34 @@ mod tests {
         assert!((out.data[3] - 1.0).abs() < 0.3, "{}", out.data[3]);
         // Green channel is all -1.
         assert!(out.data[16..32].iter().all(|v| (v + 1.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn extreme_strips_are_cropped_before_resizing() {
+        let prep = ImagePrep { resize_short: 256, crop: 224, mean: [0.0; 3], std: [1.0; 3], filter: FilterType::Triangle };
+        for (w, h) in [(16000, 1), (1, 16000), (5000, 3)] {
+            let img = image::RgbImage::from_pixel(w, h, image::Rgb([200, 10, 10]));
+            let (out, resized) = prep.prepare_keep_resized(&DynamicImage::ImageRgb8(img));
+            assert_eq!(out.data.len(), 3 * 224 * 224);
+            let (rw, rh) = resized.dimensions();
+            assert!(rw.max(rh) <= 256 * MAX_ASPECT && rw.min(rh) == 256, "{w}x{h} resized to {rw}x{rh}");
+        }
+        // The encoder sees (nearly) what it saw before: compare with resizing
+        // the whole 2000×300 image and taking its centre crop.
+        let img = image::RgbImage::from_fn(2000, 300, |x, y| image::Rgb([(x / 8) as u8, (y / 2) as u8, ((x + y) / 10) as u8]));
+        let new = prep.prepare(&DynamicImage::ImageRgb8(img.clone()));
+        let whole = resize(&img, 2000 * 256 / 300, 256, FilterType::Triangle);
+        let (x0, y0) = ((whole.width() - 224) / 2, (whole.height() - 224) / 2);
+        let mut worst = 0f32;
+        for y in 0..224 {
+            for x in 0..224 {
+                let p = whole.get_pixel(x0 + x, y0 + y);
+                for c in 0..3 {
+                    let old = p[c] as f32 / 255.0;
+                    worst = worst.max((old - new.data[c * 224 * 224 + (y * 224 + x) as usize]).abs());
+                }
+            }
+        }
+        assert!(worst < 0.02, "centre crop moved by {worst}");
     }
 }

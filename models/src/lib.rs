@@ -8,8 +8,8 @@
 pub mod catalog;
 pub mod clip;
 pub mod error;
-pub mod image_prep;
 pub mod image_encoder;
+pub mod image_prep;
 pub mod manifest;
 pub mod runtime;
 pub mod text_encoder;

@@ -56,8 +56,8 @@ impl Manifest {
             return Err(ModelError::Missing { name, dir: dir.to_path_buf() });
         }
         let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
-        let mut m: Manifest = serde_json::from_str(&text)
-            .map_err(|e| ModelError::Manifest { path: path.clone(), reason: e.to_string() })?;
+        let mut m: Manifest =
+            serde_json::from_str(&text).map_err(|e| ModelError::Manifest { path: path.clone(), reason: e.to_string() })?;
         m.dir = dir.to_path_buf();
         Ok(m)
     }
@@ -77,12 +77,7 @@ impl Manifest {
             }
             let found = sha256_file(&p)?;
             if !found.eq_ignore_ascii_case(&f.sha256) {
-                return Err(ModelError::Checksum {
-                    name: self.name.clone(),
-                    file: f.path.clone(),
-                    expected: f.sha256.clone(),
-                    found,
-                });
+                return Err(ModelError::Checksum { name: self.name.clone(), file: f.path.clone(), expected: f.sha256.clone(), found });
             }
         }
         Ok(())

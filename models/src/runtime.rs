@@ -45,10 +45,8 @@ fn init(models_root: &Path) -> Result<Environment> {
     if found.starts_with(models_root) {
         Manifest::read_verified(&models_root.join("onnxruntime"))?;
     }
-    let env = ort::init_from(&found)
-        .map_err(|e| ModelError::Ort(format!("loading {}: {e}", found.display())))?
-        .with_name("pith")
-        .build()?;
+    let env =
+        ort::init_from(&found).map_err(|e| ModelError::Ort(format!("loading {}: {e}", found.display())))?.with_name("pith").build()?;
     Ok(env)
 }
 

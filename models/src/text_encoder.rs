@@ -172,12 +172,7 @@ fn merge(batches: Vec<TokenBatch>) -> TokenBatch {
     TokenBatch { ids, mask, rows, cols }
 }
 
-fn run_pooled(
-    session: &mut ort::session::Session,
-    input_names: &[String],
-    out_name: &str,
-    b: TokenBatch,
-) -> Result<Vec<Vec<f32>>> {
+fn run_pooled(session: &mut ort::session::Session, input_names: &[String], out_name: &str, b: TokenBatch) -> Result<Vec<Vec<f32>>> {
     let shape = [b.rows, b.cols];
     let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::new();
     for name in input_names {
@@ -190,9 +185,7 @@ fn run_pooled(
         inputs.push((Cow::Owned(name.clone()), Tensor::from_array((shape, data))?.into()));
     }
     let outputs = session.run(inputs)?;
-    let value = outputs
-        .get(out_name)
-        .ok_or_else(|| ModelError::Ort(format!("text model has no output `{out_name}`")))?;
+    let value = outputs.get(out_name).ok_or_else(|| ModelError::Ort(format!("text model has no output `{out_name}`")))?;
     let (oshape, data) = value.try_extract_tensor::<f32>()?;
     let dims: Vec<i64> = oshape.iter().copied().collect();
     if dims.len() == 2 {

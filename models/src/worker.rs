@@ -59,64 +59,64 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
         for (r, init) in inits.into_iter().enumerate() {
             let (rx, ready_tx) = (rx.clone(), ready_tx.clone());
             let join = std::thread::Builder::new()
-            .name(format!("encoder-{name}-{r}"))
-            .spawn(move || {
-                let mut handler = match init() {
-                    Ok(h) => {
-                        let _ = ready_tx.send(Ok(()));
-                        h
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let mut carry: Option<Job<I, O>> = None;
-                loop {
-                    let first = match carry.take() {
-                        Some(j) => j,
-                        None => match rx.recv() {
-                            Ok(j) => j,
-                            Err(_) => break,
-                        },
-                    };
-                    let mut load = weight(&first.input);
-                    let mut jobs = vec![first];
-                    while load < budget {
-                        match rx.try_recv() {
-                            Ok(j) if load + weight(&j.input) <= budget => {
-                                load += weight(&j.input);
-                                jobs.push(j);
-                            }
-                            Ok(j) => {
-                                carry = Some(j);
-                                break;
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                    let (inputs, replies): (Vec<I>, Vec<Sender<Result<O>>>) = jobs.into_iter().map(|j| (j.input, j.reply)).unzip();
-                    match handler(inputs) {
-                        Ok(outs) if outs.len() == replies.len() => {
-                            for (r, o) in replies.into_iter().zip(outs) {
-                                let _ = r.send(Ok(o));
-                            }
-                        }
-                        Ok(_) => {
-                            for r in replies {
-                                let _ = r.send(Err(ModelError::Ort("batched handler returned the wrong number of results".into())));
-                            }
+                .name(format!("encoder-{name}-{r}"))
+                .spawn(move || {
+                    let mut handler = match init() {
+                        Ok(h) => {
+                            let _ = ready_tx.send(Ok(()));
+                            h
                         }
                         Err(e) => {
-                            let msg = e.to_string();
-                            for r in replies {
-                                let _ = r.send(Err(ModelError::Ort(msg.clone())));
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    let mut carry: Option<Job<I, O>> = None;
+                    loop {
+                        let first = match carry.take() {
+                            Some(j) => j,
+                            None => match rx.recv() {
+                                Ok(j) => j,
+                                Err(_) => break,
+                            },
+                        };
+                        let mut load = weight(&first.input);
+                        let mut jobs = vec![first];
+                        while load < budget {
+                            match rx.try_recv() {
+                                Ok(j) if load + weight(&j.input) <= budget => {
+                                    load += weight(&j.input);
+                                    jobs.push(j);
+                                }
+                                Ok(j) => {
+                                    carry = Some(j);
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        let (inputs, replies): (Vec<I>, Vec<Sender<Result<O>>>) = jobs.into_iter().map(|j| (j.input, j.reply)).unzip();
+                        match handler(inputs) {
+                            Ok(outs) if outs.len() == replies.len() => {
+                                for (r, o) in replies.into_iter().zip(outs) {
+                                    let _ = r.send(Ok(o));
+                                }
+                            }
+                            Ok(_) => {
+                                for r in replies {
+                                    let _ = r.send(Err(ModelError::Ort("batched handler returned the wrong number of results".into())));
+                                }
+                            }
+                            Err(e) => {
+                                let msg = e.to_string();
+                                for r in replies {
+                                    let _ = r.send(Err(ModelError::Ort(msg.clone())));
+                                }
                             }
                         }
                     }
-                }
-            })
-            .map_err(|e| ModelError::Ort(format!("spawning encoder thread: {e}")))?;
+                })
+                .map_err(|e| ModelError::Ort(format!("spawning encoder thread: {e}")))?;
             joins.push(join);
         }
         let worker = Worker { name: name.to_string(), tx: Some(tx), joins, calls: AtomicU64::new(0) };
@@ -177,9 +177,7 @@ mod tests {
 
     #[test]
     fn failed_init_fails_spawn_and_jobs_run_in_order() {
-        let bad = Worker::<u32, u32>::spawn("bad", || -> Result<fn(u32) -> Result<u32>> {
-            Err(ModelError::Ort("boom".into()))
-        });
+        let bad = Worker::<u32, u32>::spawn("bad", || -> Result<fn(u32) -> Result<u32>> { Err(ModelError::Ort("boom".into())) });
         assert!(bad.is_err());
         let mut total = 0;
         let w = Worker::spawn("sum", move || {

@@ -39,16 +39,9 @@ pub struct Conse {
 }
 
 impl Conse {
-    pub fn build(
-        text: &TextEncoder,
-        classes: &[String],
-        synonyms: &[Vec<String>],
-        cfg: ConseConfig,
-        cache_dir: &Path,
-    ) -> Result<Conse> {
+    pub fn build(text: &TextEncoder, classes: &[String], synonyms: &[Vec<String>], cfg: ConseConfig, cache_dir: &Path) -> Result<Conse> {
         let key = blake3::hash(
-            format!("{}|{:?}|{}|{:?}", text.name, cfg, classes.join("\n"), if cfg.synonyms { synonyms } else { &[] })
-                .as_bytes(),
+            format!("{}|{:?}|{}|{:?}", text.name, cfg, classes.join("\n"), if cfg.synonyms { synonyms } else { &[] }).as_bytes(),
         )
         .to_hex()
         .to_string();

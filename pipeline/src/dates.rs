@@ -1,41 +1,30 @@
-//! Dates in filters: YYYY-MM-DD (UTC) or plain Unix seconds, without a calendar dependency.
+//! Dates in filters: YYYY-MM-DD (UTC) or plain Unix seconds. Calendar rules
+//! (month lengths, leap years) come from `jiff`, so "2023-02-31" is refused
+//! rather than silently becoming March 3rd.
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
 
 pub fn parse_date(s: &str) -> Option<i64> {
-    if let Ok(secs) = s.trim().parse::<i64>() {
-        return Some(secs);
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<i64>() {
+        return Timestamp::from_second(secs).ok().map(|t| t.as_second());
     }
-    let mut it = s.trim().splitn(3, '-');
-    let y: i64 = it.next()?.parse().ok()?;
-    let m: i64 = it.next()?.parse().ok()?;
-    let d: i64 = it.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    // Exactly YYYY-MM-DD: jiff would also take a datetime here.
+    if s.len() != 10 {
         return None;
     }
-    Some(days_from_civil(y, m, d) * 86_400)
+    let d: Date = s.parse().ok()?;
+    Some(d.to_zoned(TimeZone::UTC).ok()?.timestamp().as_second())
 }
 
 /// Unix seconds to YYYY-MM-DD (UTC), for display.
 pub fn format_date(secs: i64) -> String {
-    let z = secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Howard Hinnant's days_from_civil.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    match Timestamp::from_second(secs) {
+        Ok(t) => t.to_zoned(TimeZone::UTC).date().to_string(),
+        Err(_) => secs.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -47,5 +36,14 @@ mod tests {
         assert_eq!(super::parse_date("2023-13-01"), None);
         assert_eq!(super::format_date(1_677_628_800), "2023-03-01");
         assert_eq!(super::parse_date("1677628800"), Some(1_677_628_800));
+    }
+
+    #[test]
+    fn impossible_days_are_refused() {
+        assert_eq!(super::parse_date("2023-02-31"), None);
+        assert_eq!(super::parse_date("2023-02-29"), None);
+        assert_eq!(super::parse_date("2024-02-29"), Some(1_709_164_800));
+        assert_eq!(super::parse_date("2023-04-31"), None);
+        assert_eq!(super::parse_date("2023-1-1"), None);
     }
 }

@@ -30,11 +30,7 @@ impl Encoders {
         let text = TextEncoder::load(&cache.root, &cache.dir(TEXT_MODEL), threads)?;
         let image = ImageEncoder::load(&cache.root, &cache.dir(IMAGE_MODEL), threads)?;
         let conse = Conse::build(&text, &image.classes, &image.synonyms, conse, &cache.root.join("derived"))?;
-        let clip = if cache.has(CLIP_MODEL) {
-            Some(ClipEncoder::load(&cache.root, &cache.dir(CLIP_MODEL), threads)?)
-        } else {
-            None
-        };
+        let clip = if cache.has(CLIP_MODEL) { Some(ClipEncoder::load(&cache.root, &cache.dir(CLIP_MODEL), threads)?) } else { None };
         Ok(Encoders { text, image, conse, clip })
     }
 }

@@ -2,14 +2,26 @@
 //! the encoders. Synchronous and thread-safe; the web layer calls it from
 //! blocking tasks.
 //!
+//! Two ways to open a store. [`Engine::open`] is the writer: it takes the
+//! store's exclusive lock (one writer per store, see `store::lock`), repairs
+//! the indexes and checkpoints them. [`Engine::open_read_only`] is for
+//! `search`, `status`, `similar` and `check` while a writer runs: it takes no
+//! lock, writes nothing, and catches the in-memory graphs up with SQLite.
+//! Reads (search, hydration, status) use a pool of read-only SQLite
+//! connections, so in WAL mode they never wait for the writer.
+//!
 //! Write order is SQLite first (one transaction per batch), then the derived
 //! indexes. A crash between the two leaves indexes behind or ahead of SQLite;
 //! [`Engine::open`] repairs them, and search only returns ids that SQLite still
 //! has, so no result ever points at nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+
+use crate::ingest::policy::IgnorePolicy;
+use crate::store::lock::WriterLock;
+use crate::store::{ReadPool, Reader};
 
 use pith_models::ModelCache;
 use serde::Serialize;
@@ -63,7 +75,12 @@ impl EngineConfig {
 
 pub struct Engine {
     pub cfg: EngineConfig,
-    store: Mutex<Store>,
+    /// What ingest and the watcher never index.
+    pub policy: IgnorePolicy,
+    /// The writer connection; `None` when opened read-only.
+    store: Option<Mutex<Store>>,
+    readers: ReadPool,
+    _lock: Option<WriterLock>,
     pub(crate) text: TextIndex,
     pub(crate) spaces: RwLock<HashMap<String, (i64, Arc<VectorIndex>)>>,
     encoders: OnceLock<Encoders>,
@@ -101,41 +118,99 @@ const SPACE_DIMS: &[(&str, &str, usize)] = &[
 ];
 
 impl Engine {
+    /// Open (or create) a store as its one writer.
     pub fn open(cfg: EngineConfig) -> Result<Engine> {
         std::fs::create_dir_all(&cfg.data_dir).map_err(io_err(&cfg.data_dir))?;
-        let store = Store::open(&cfg.data_dir.join("pith.sqlite"))?;
-        let text = TextIndex::open(&cfg.data_dir.join("text"))?;
-        let mut spaces = HashMap::new();
-        let mut dims: Vec<(String, String, usize)> =
-            SPACE_DIMS.iter().map(|(n, m, d)| (n.to_string(), m.to_string(), *d)).collect();
+        let lock = WriterLock::acquire(&cfg.data_dir)?;
+        let db = cfg.data_dir.join("pith.sqlite");
+        let store = Store::open(&db)?;
+        let text = match TextIndex::open(&cfg.data_dir.join("text")) {
+            Ok(t) => t,
+            Err(e @ PipelineError::Locked { .. }) => return Err(e),
+            Err(e) => {
+                // A corrupt or half-deleted tantivy dir is derived data: start
+                // it afresh, and reconcile refills it from SQLite.
+                tracing::warn!(error = %e, "text index unreadable; rebuilding it from the store");
+                let dir = cfg.data_dir.join("text");
+                let _ = std::fs::remove_dir_all(&dir);
+                TextIndex::open(&dir)?
+            }
+        };
+        let mut dims: Vec<(String, String, usize)> = SPACE_DIMS.iter().map(|(n, m, d)| (n.to_string(), m.to_string(), *d)).collect();
         if cfg.models.has(pith_models::catalog::CLIP_MODEL) {
             if let Ok(c) = pith_models::ClipEncoder::read_config(&cfg.models.dir(pith_models::catalog::CLIP_MODEL)) {
                 dims.push((space::CLIP.into(), pith_models::catalog::CLIP_MODEL.into(), c.embed_dim));
             }
         }
+        let mut spaces = HashMap::new();
         for (name, model, dim) in dims {
             let id = store.space_id(&name, &model, dim)?;
             let ix = VectorIndex::load_or_empty(&name, dim, &cfg.data_dir.join("vectors").join(&name));
             spaces.insert(name, (id, Arc::new(ix)));
         }
         let engine = Engine {
+            policy: IgnorePolicy::new(&[&cfg.data_dir, &cfg.models.root]),
+            readers: ReadPool::new(&db),
             cfg,
-            store: Mutex::new(store),
+            store: Some(Mutex::new(store)),
+            _lock: Some(lock),
             text,
             spaces: RwLock::new(spaces),
             encoders: OnceLock::new(),
             encoders_lock: Mutex::new(()),
         };
-        match engine.reconcile() {
-            Ok(_) => {}
-            Err(PipelineError::Locked(_)) => tracing::info!("store is being written by another process; repair skipped"),
-            Err(e) => return Err(e),
-        }
+        engine.reconcile()?;
         Ok(engine)
     }
 
-    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    /// Open an existing store for reading only, alongside a running writer.
+    pub fn open_read_only(cfg: EngineConfig) -> Result<Engine> {
+        let db = cfg.data_dir.join("pith.sqlite");
+        if !db.exists() {
+            return Err(PipelineError::NotFound(format!(
+                "no store in {} (run `pith ingest DIR` or `pith serve --watch DIR` first)",
+                cfg.data_dir.display()
+            )));
+        }
+        let readers = ReadPool::new(&db);
+        let text = TextIndex::open_read_only(&cfg.data_dir.join("text"))?;
+        let mut spaces = HashMap::new();
+        for (id, name, dim) in readers.get()?.spaces()? {
+            let ix = VectorIndex::load_or_empty(&name, dim, &cfg.data_dir.join("vectors").join(&name));
+            spaces.insert(name, (id, Arc::new(ix)));
+        }
+        let engine = Engine {
+            policy: IgnorePolicy::new(&[&cfg.data_dir, &cfg.models.root]),
+            readers,
+            cfg,
+            store: None,
+            _lock: None,
+            text,
+            spaces: RwLock::new(spaces),
+            encoders: OnceLock::new(),
+            encoders_lock: Mutex::new(()),
+        };
+        // The writer checkpoints its graphs on a timer: add what the dump
+        // lacks, in memory only.
+        engine.catch_up_vectors(false)?;
+        Ok(engine)
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.store.is_none()
+    }
+
+    /// The writer connection (errors on a read-only engine).
+    pub(crate) fn store(&self) -> Result<MutexGuard<'_, Store>> {
+        match &self.store {
+            Some(m) => Ok(m.lock().unwrap_or_else(|p| p.into_inner())),
+            None => Err(PipelineError::ReadOnly("this command only reads the store")),
+        }
+    }
+
+    /// A read connection: sees the last commit, never waits for the writer.
+    pub(crate) fn reader(&self) -> Result<Reader<'_>> {
+        self.readers.get()
     }
 
     /// Encoders, loaded on first use (status and listing never need them).
@@ -161,7 +236,7 @@ impl Engine {
 
     /// Compare indexes with SQLite and report (without changing anything).
     pub fn check(&self) -> Result<Consistency> {
-        let store = self.store();
+        let store = self.reader()?;
         let sql = store.chunk_ids()?;
         let tix = self.text.ids()?;
         let mut c = Consistency {
@@ -171,8 +246,8 @@ impl Engine {
             text_extra: tix.difference(&sql).count(),
             ..Default::default()
         };
-        for (id, ix) in self.spaces.read().unwrap_or_else(|p| p.into_inner()).values() {
-            let want = store.vector_ids_of_space(*id)?;
+        for (id, ix) in self.spaces_list().into_iter().map(|(_, v)| v) {
+            let want = store.vector_ids_of_space(id)?;
             let have = ix.live_ids();
             c.vectors_missing += want.difference(&have).count();
             c.vectors_extra += have.difference(&want).count();
@@ -180,37 +255,68 @@ impl Engine {
         Ok(c)
     }
 
-    /// Bring every index in line with SQLite.
+    fn spaces_list(&self) -> Vec<(String, (i64, Arc<VectorIndex>))> {
+        self.spaces.read().unwrap_or_else(|p| p.into_inner()).iter().map(|(n, v)| (n.clone(), v.clone())).collect()
+    }
+
+    /// Bring every index in line with SQLite (the writer only).
     pub fn reconcile(&self) -> Result<Consistency> {
+        if self.is_read_only() {
+            return Err(PipelineError::ReadOnly("repairs need the writer: stop the running pith, then `pith check --repair`"));
+        }
         let before = self.check()?;
         if before.is_consistent() {
             return Ok(before);
         }
         tracing::warn!(?before, "indexes differ from the store; repairing");
-        let store = self.store();
+        let store = self.reader()?;
         let sql = store.chunk_ids()?;
         let tix = self.text.ids()?;
         let extra: Vec<u64> = tix.difference(&sql).copied().collect();
         let missing: Vec<i64> = sql.difference(&tix).map(|&v| v as i64).collect();
-        let docs = store.chunk_docs(&missing)?;
-        self.text.apply_raw(&[], &extra, &docs)?;
-        for (name, (id, ix)) in self.spaces.read().unwrap_or_else(|p| p.into_inner()).iter() {
-            let vecs: Vec<(usize, Vec<f32>)> =
-                store.vectors_of_space(*id)?.into_iter().map(|(c, v)| (c as usize, v)).collect();
-            let want: HashSet<usize> = vecs.iter().map(|(c, _)| *c).collect();
+        drop(store);
+        if !extra.is_empty() {
+            self.text.apply_raw(&[], &extra, &[])?;
+        }
+        for ids in missing.chunks(2000) {
+            let docs = self.reader()?.chunk_docs(ids)?;
+            self.text.apply_raw(&[], &[], &docs)?;
+        }
+        self.catch_up_vectors(true)?;
+        self.check()
+    }
+
+    /// Make each graph hold exactly the store's vectors, streaming them in
+    /// batches (a space is never loaded whole). `save`: also dump the graphs.
+    fn catch_up_vectors(&self, save: bool) -> Result<()> {
+        const BATCH: usize = 4096;
+        for (name, (id, ix)) in self.spaces_list() {
+            let want = self.reader()?.vector_ids_of_space(id)?;
             let have = ix.live_ids();
             let extra: Vec<usize> = have.difference(&want).copied().collect();
+            let missing: Vec<usize> = want.difference(&have).copied().collect();
+            if extra.is_empty() && missing.is_empty() {
+                continue;
+            }
             if have.is_empty() || extra.len() * 4 > have.len() {
-                ix.rebuild(&vecs);
+                let mut rb = ix.begin_rebuild(want.len());
+                self.reader()?.for_each_vector_batch(id, None, BATCH, |b| {
+                    rb.add(&b, ix.dim);
+                    Ok(())
+                })?;
+                ix.finish_rebuild(rb);
             } else {
                 ix.remove(&extra);
-                let add: Vec<(usize, Vec<f32>)> = vecs.into_iter().filter(|(c, _)| !have.contains(c)).collect();
-                ix.insert(&add);
+                self.reader()?.for_each_vector_batch(id, Some(&missing), BATCH, |b| {
+                    ix.insert(&b);
+                    Ok(())
+                })?;
             }
-            ix.save(&self.cfg.data_dir.join("vectors").join(name))?;
+            if save {
+                ix.save(&self.cfg.data_dir.join("vectors").join(&name))?;
+            }
         }
-        drop(store);
-        self.check()
+        Ok(())
     }
 
     /// Store whole files (replacing older versions) and index them.
@@ -218,7 +324,7 @@ impl Engine {
         if files.is_empty() {
             return Ok(Vec::new());
         }
-        let written = self.store().write_files(files)?;
+        let written = self.store()?.write_files(files)?;
         let mut del_items = Vec::new();
         let mut del_chunks = Vec::new();
         let mut new_chunks = Vec::new();
@@ -231,7 +337,7 @@ impl Engine {
         }
         del_items.sort_unstable();
         del_items.dedup();
-        let docs = self.store().chunk_docs(&new_chunks)?;
+        let docs = self.store()?.chunk_docs(&new_chunks)?;
         self.text.apply(&del_items, &docs)?;
         let mut per_space: HashMap<i64, Vec<(usize, Vec<f32>)>> = HashMap::new();
         for (f, w) in files.iter().zip(&written) {
@@ -254,7 +360,7 @@ impl Engine {
     pub fn delete_paths(&self, paths: &[String]) -> Result<usize> {
         let mut removed = Vec::new();
         {
-            let mut store = self.store();
+            let mut store = self.store()?;
             for p in paths {
                 removed.extend(store.delete_file(p)?);
             }
@@ -271,47 +377,54 @@ impl Engine {
     }
 
     /// Persist vector graphs, compacting those with many tombstones.
+    /// Searches go on meanwhile (see `index::vector`). A read-only engine
+    /// never writes: this is then a no-op.
     pub fn checkpoint(&self) -> Result<()> {
-        for (name, (id, ix)) in self.spaces.read().unwrap_or_else(|p| p.into_inner()).iter() {
+        if self.is_read_only() {
+            return Ok(());
+        }
+        for (name, (id, ix)) in self.spaces_list() {
             if ix.needs_compaction() {
-                let vecs: Vec<(usize, Vec<f32>)> =
-                    self.store().vectors_of_space(*id)?.into_iter().map(|(c, v)| (c as usize, v)).collect();
-                ix.rebuild(&vecs);
+                let mut rb = ix.begin_rebuild(ix.len());
+                self.reader()?.for_each_vector_batch(id, None, 4096, |b| {
+                    rb.add(&b, ix.dim);
+                    Ok(())
+                })?;
+                ix.finish_rebuild(rb);
             }
-            ix.save(&self.cfg.data_dir.join("vectors").join(name))?;
+            ix.save(&self.cfg.data_dir.join("vectors").join(&name))?;
         }
         Ok(())
     }
 
+    /// Remember a folder or file the user asked to index (canonical path).
+    pub fn add_root(&self, path: &str) -> Result<()> {
+        self.store()?.add_root(path)
+    }
+
+    /// Folders and files the user asked to index.
+    pub fn roots(&self) -> Result<Vec<PathBuf>> {
+        Ok(self.reader()?.roots()?.into_iter().map(PathBuf::from).collect())
+    }
+
     pub fn record_error(&self, path: &str, reason: &str) -> Result<()> {
-        self.store().record_error(path, reason)
+        self.store()?.record_error(path, reason)
     }
 
     pub fn status(&self, errors: usize) -> Result<Status> {
-        let store = self.store();
-        let spaces = self
-            .spaces
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(n, (_, ix))| (n.clone(), ix.len()))
-            .collect();
-        Ok(Status {
-            data_dir: self.cfg.data_dir.display().to_string(),
-            counts: store.counts()?,
-            spaces,
-            errors: store.errors(errors)?,
-        })
+        let store = self.reader()?;
+        let spaces = self.spaces.read().unwrap_or_else(|p| p.into_inner()).iter().map(|(n, (_, ix))| (n.clone(), ix.len())).collect();
+        Ok(Status { data_dir: self.cfg.data_dir.display().to_string(), counts: store.counts()?, spaces, errors: store.errors(errors)? })
     }
 
     pub fn item(&self, id: i64) -> Result<crate::store::ItemRow> {
-        self.store().item(id)?.ok_or_else(|| PipelineError::NotFound(format!("item {id}")))
+        self.reader()?.item(id)?.ok_or_else(|| PipelineError::NotFound(format!("item {id}")))
     }
 
     /// The item's extracted text, reassembled from its (overlapping) chunks, capped at 256 KiB.
     pub fn item_text(&self, id: i64) -> Result<String> {
         const MAX: usize = 256 << 10;
-        let chunks = self.store().chunks_of_item(id)?;
+        let chunks = self.reader()?.chunks_of_item(id)?;
         let mut out = String::new();
         let mut at = 0usize;
         for c in chunks {
@@ -333,24 +446,27 @@ impl Engine {
     }
 
     pub fn thumbnail(&self, id: i64) -> Result<(String, Vec<u8>)> {
-        self.store().thumbnail(id)?.ok_or_else(|| PipelineError::NotFound(format!("thumbnail of item {id}")))
+        self.reader()?.thumbnail(id)?.ok_or_else(|| PipelineError::NotFound(format!("thumbnail of item {id}")))
     }
 
     pub fn file_row(&self, path: &str) -> Result<Option<crate::store::FileRow>> {
-        self.store().file_by_path(path)
+        self.reader()?.file_by_path(path)
     }
 
     pub fn paths_under(&self, prefix: &str) -> Result<Vec<String>> {
-        self.store().paths_under(prefix)
+        self.reader()?.paths_under(prefix)
     }
 
     pub fn touch_file(&self, id: i64, mtime: i64) -> Result<()> {
-        self.store().touch_file(id, mtime)
+        self.store()?.touch_file(id, mtime)
     }
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
+        if self.is_read_only() {
+            return;
+        }
         if let Err(e) = self.checkpoint() {
             tracing::warn!(error = %e, "checkpoint on close failed; indexes will be repaired at next start");
         }

@@ -24,8 +24,11 @@ pub enum PipelineError {
     VectorIndex(String),
     #[error("io error on {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("store {0} is locked by another pith process")]
-    Locked(PathBuf),
+    #[error("store {dir} is being written by {holder}; stop it first (read-only commands such as search, status, similar and check work alongside it)")]
+    Locked { dir: PathBuf, holder: String },
+    /// A write was asked of a store opened read-only.
+    #[error("the store is open read-only: {0}")]
+    ReadOnly(&'static str),
     /// A bug, such as a worker thread that panicked.
     #[error("internal error: {0}")]
     Internal(String),

@@ -3,6 +3,7 @@
 //! items (a file), each with the best-ranked chunk as its snippet.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use rusqlite::types::Value;
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,7 @@ use crate::encoders::space;
 use crate::engine::Engine;
 use crate::error::{PipelineError, Result};
 use crate::fusion::rrf;
+use crate::index::vector::exact_top_k;
 use crate::snippet::snippet;
 use crate::store::Kind;
 
@@ -135,6 +137,14 @@ pub struct SearchHit {
     pub ranks: HashMap<String, usize>,
 }
 
+/// One retriever's ranked chunk ids (best first), with its fusion weight.
+#[derive(Debug, Clone)]
+pub struct ChunkList {
+    pub name: &'static str,
+    pub weight: f32,
+    pub chunks: Vec<u64>,
+}
+
 /// A ranked list of chunk hits collapsed to items (first occurrence wins).
 struct ItemList {
     name: &'static str,
@@ -143,8 +153,22 @@ struct ItemList {
     best_chunk: HashMap<i64, u64>,
 }
 
+/// Below this many matching chunks, a filtered vector search scans them
+/// exactly (from SQLite) instead of walking the graph: exact, and cheaper
+/// than a graph walk that must skip almost every node.
+pub const EXACT_SCAN_MAX: usize = 20_000;
+
 impl Engine {
     pub fn search(&self, req: &SearchRequest) -> Result<Vec<SearchHit>> {
+        let lists = self.retrieve_chunks(req)?;
+        let k = req.k.clamp(1, 1000);
+        self.fuse_and_hydrate(req.q.trim(), lists, k, req.offset)
+    }
+
+    /// Candidates per retriever (BM25 and every vector space the query can
+    /// reach), filtered, before fusion and hydration: the seam for callers
+    /// that want chunks rather than items (RAG context).
+    pub fn retrieve_chunks(&self, req: &SearchRequest) -> Result<Vec<ChunkList>> {
         let q = req.q.trim();
         if q.is_empty() {
             return Err(PipelineError::BadInput("empty query".into()));
@@ -155,22 +179,25 @@ impl Engine {
         let k = req.k.clamp(1, 1000);
         // Each list contributes its top 100 (or more for deep pages), as in the usual RRF setup.
         let n = (k + req.offset).max(100);
-        let allowed = if req.filters.is_empty() { None } else { Some(self.store().chunk_ids_matching(&req.filters)?) };
+        let allowed = if req.filters.is_empty() { None } else { Some(Arc::new(self.reader()?.chunk_ids_matching(&req.filters)?)) };
+        if allowed.as_ref().is_some_and(|a| a.is_empty()) {
+            return Ok(Vec::new());
+        }
         let allowed = allowed.as_ref();
         let kind = req.filters.kind;
         let w = &self.cfg.weights;
-        let mut raw: Vec<(&'static str, f32, Vec<u64>)> = Vec::new();
+        let mut raw: Vec<ChunkList> = Vec::new();
         if req.mode != Mode::Bm25 {
             let enc = self.encoders()?;
             let qv = enc.text.embed_one(q)?;
             if kind != Some(Kind::Image) {
-                raw.push(("text", w.text, self.vector_hits(space::TEXT, &qv, n, allowed)));
+                raw.push(ChunkList { name: "text", weight: w.text, chunks: self.vector_hits(space::TEXT, &qv, n, allowed)? });
             }
             if kind != Some(Kind::Text) {
-                raw.push(("conse", w.conse, self.vector_hits(space::CONSE, &qv, n, allowed)));
+                raw.push(ChunkList { name: "conse", weight: w.conse, chunks: self.vector_hits(space::CONSE, &qv, n, allowed)? });
                 if let Some(clip) = &enc.clip {
                     let cv = clip.embed_texts(&[q])?.pop().unwrap_or_default();
-                    raw.push(("clip", w.clip, self.vector_hits(space::CLIP, &cv, n, allowed)));
+                    raw.push(ChunkList { name: "clip", weight: w.clip, chunks: self.vector_hits(space::CLIP, &cv, n, allowed)? });
                 }
             }
         }
@@ -179,25 +206,35 @@ impl Engine {
         // is the stronger single signal on every set we measured).
         if req.mode != Mode::Vector {
             let hits = self.text.search(q, n, allowed)?;
-            raw.push(("bm25", w.bm25, hits.into_iter().map(|(id, _)| id).collect()));
+            raw.push(ChunkList { name: "bm25", weight: w.bm25, chunks: hits.into_iter().map(|(id, _)| id).collect() });
         }
-        self.fuse_and_hydrate(q, raw, k, req.offset)
+        Ok(raw)
     }
 
-    fn vector_hits(&self, space: &str, q: &[f32], n: usize, allowed: Option<&HashSet<usize>>) -> Vec<u64> {
-        match self.space(space) {
-            Some((_, ix)) => ix.search(q, n, allowed).into_iter().map(|(id, _)| id as u64).collect(),
-            None => Vec::new(),
-        }
+    fn vector_hits(&self, space: &str, q: &[f32], n: usize, allowed: Option<&Arc<HashSet<usize>>>) -> Result<Vec<u64>> {
+        let Some((sid, ix)) = self.space(space) else { return Ok(Vec::new()) };
+        let hits = match allowed {
+            Some(a) if a.len() <= EXACT_SCAN_MAX => {
+                let ids: Vec<usize> = a.iter().copied().collect();
+                let mut vecs = Vec::new();
+                self.reader()?.for_each_vector_batch(sid, Some(&ids), 2048, |b| {
+                    vecs.extend(b);
+                    Ok(())
+                })?;
+                exact_top_k(q, n, vecs)
+            }
+            other => ix.search(q, n, other.map(|a| a.as_ref())),
+        };
+        Ok(hits.into_iter().map(|(id, _)| id as u64).collect())
     }
 
-    fn fuse_and_hydrate(&self, q: &str, raw: Vec<(&'static str, f32, Vec<u64>)>, k: usize, offset: usize) -> Result<Vec<SearchHit>> {
-        let all: Vec<u64> = raw.iter().flat_map(|(_, _, ids)| ids.iter().copied()).collect::<HashSet<_>>().into_iter().collect();
+    fn fuse_and_hydrate(&self, q: &str, raw: Vec<ChunkList>, k: usize, offset: usize) -> Result<Vec<SearchHit>> {
+        let all: Vec<u64> = raw.iter().flat_map(|l| l.chunks.iter().copied()).collect::<HashSet<_>>().into_iter().collect();
         // Ids SQLite no longer has (a crash between writes) simply vanish here.
-        let owner = self.store().items_of_chunks(&all)?;
+        let owner = self.reader()?.items_of_chunks(&all)?;
         let lists: Vec<ItemList> = raw
             .into_iter()
-            .map(|(name, weight, ids)| {
+            .map(|ChunkList { name, weight, chunks: ids }| {
                 let mut items = Vec::new();
                 let mut best_chunk = HashMap::new();
                 for c in ids {
@@ -232,7 +269,7 @@ impl Engine {
     }
 
     fn hydrate(&self, q: &str, item_id: i64, chunk: Option<u64>, score: f32, ranks: HashMap<String, usize>) -> Result<Option<SearchHit>> {
-        let store = self.store();
+        let store = self.reader()?;
         let Some(item) = store.item(item_id)? else { return Ok(None) };
         let chunk = match chunk {
             Some(c) => store.chunk(c as i64)?,
@@ -264,12 +301,19 @@ impl Engine {
         let item = self.item(item_id)?;
         let space_name = if item.kind == "image" { space::VISUAL } else { space::TEXT };
         let (sid, ix) = self.space(space_name).ok_or_else(|| PipelineError::NotFound(format!("space {space_name}")))?;
-        let chunk = self.store().first_chunk_of_item(item_id)?.ok_or_else(|| PipelineError::NotFound(format!("item {item_id}")))?;
+        let chunk = self.reader()?.first_chunk_of_item(item_id)?.ok_or_else(|| PipelineError::NotFound(format!("item {item_id}")))?;
         let v = self
-            .store()
+            .reader()?
             .vector(chunk.id, sid)?
             .ok_or_else(|| PipelineError::NotFound(format!("no {space_name} vector for item {item_id}")))?;
         self.search_vector(space_name, &ix, &v, k)
+    }
+
+    /// Search by an uploaded image: decoded by the same bounded decoder as
+    /// ingest (`decode::image::decode_bytes`), so the same limits hold.
+    pub fn search_by_image_bytes(&self, bytes: &[u8], k: usize) -> Result<Vec<SearchHit>> {
+        let img = crate::decode::image::decode_bytes(bytes)?;
+        self.search_by_image(&img, k)
     }
 
     /// Images that look like the given one (search by image).
@@ -286,6 +330,6 @@ impl Engine {
     fn search_vector(&self, name: &'static str, ix: &crate::index::vector::VectorIndex, v: &[f32], k: usize) -> Result<Vec<SearchHit>> {
         let k = k.clamp(1, 1000);
         let ids: Vec<u64> = ix.search(v, k, None).into_iter().map(|(id, _)| id as u64).collect();
-        self.fuse_and_hydrate("", vec![(name, 1.0, ids)], k, 0)
+        self.fuse_and_hydrate("", vec![ChunkList { name, weight: 1.0, chunks: ids }], k, 0)
     }
 }

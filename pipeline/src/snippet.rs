@@ -37,14 +37,15 @@ fn snippet_with(an: &mut tantivy::tokenizer::TextAnalyzer, text: &str, q: &str, 
         .unwrap_or(0);
     let mut start = floor(text, best.saturating_sub(max / 6));
     if start > 0 {
-        if let Some(sp) = text[start..best.max(start)].find(char::is_whitespace) {
-            start += sp + 1;
+        // Skip to just after the first whitespace character; it may be
+        // several bytes long (NBSP is two), so step over the whole char.
+        if let Some((sp, ch)) = text[start..best.max(start)].char_indices().find(|(_, c)| c.is_whitespace()) {
+            start += sp + ch.len_utf8();
         }
     }
     let end = floor(text, (start + max).min(text.len()));
     let mut s: String = text[start..end].replace(['\n', '\r', '\t'], " ");
-    let hl: Vec<(usize, usize)> =
-        matches.iter().filter(|m| m.0 >= start && m.1 <= end).map(|m| (m.0 - start, m.1 - start)).collect();
+    let hl: Vec<(usize, usize)> = matches.iter().filter(|m| m.0 >= start && m.1 <= end).map(|m| (m.0 - start, m.1 - start)).collect();
     if end < text.len() {
         s.push('…');
     }
@@ -69,5 +70,43 @@ mod tests {
         let (s, hl) = snippet(text, "cat sleeps", 200);
         let words: Vec<&str> = hl.iter().map(|&(a, b)| &s[a..b]).collect();
         assert_eq!(words, vec!["cats", "sleeping"]);
+    }
+
+    #[test]
+    fn nbsp_before_the_match_is_stepped_over_whole() {
+        // The bug: the window start skipped one byte past a two-byte NBSP.
+        let text = format!("{}\u{a0}word{} target here", "x".repeat(150), "y ".repeat(20));
+        let (s, hl) = snippet(&text, "target", 60);
+        assert!(hl.iter().all(|&(a, b)| &s[a..b] == "target"));
+    }
+
+    fn unicode_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just("\u{a0}".to_string()),
+            Just("e\u{301}".to_string()),
+            Just("😀".to_string()),
+            Just("漢字".to_string()),
+            Just("שלום".to_string()),
+            Just("\r\n".to_string()),
+            Just("\u{200f}".to_string()),
+            Just(" ".to_string()),
+            "[a-zA-Z]{1,8}",
+            any::<char>().prop_map(|c| c.to_string()),
+        ];
+        proptest::collection::vec(piece, 0..300).prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn snippet_is_a_window_of_the_text_on_char_boundaries(text in unicode_text(), q in unicode_text(), max in 1usize..400) {
+            let (s, hl) = snippet(&text, &q, max);
+            let body = s.strip_suffix('…').unwrap_or(&s);
+            let flat = text.replace(['\n', '\r', '\t'], " ");
+            proptest::prop_assert!(flat.contains(body), "snippet {body:?} not in text");
+            for &(a, b) in &hl {
+                proptest::prop_assert!(a < b && b <= body.len() && body.is_char_boundary(a) && body.is_char_boundary(b));
+            }
+        }
     }
 }

@@ -14,7 +14,8 @@ use notify::RecursiveMode;
 use serde::Serialize;
 
 use crate::engine::Engine;
-use crate::ingest::{ingest, Progress};
+use crate::ingest::policy::Skip;
+use crate::ingest::{ingest, ingest_changed, Progress};
 
 /// Shared, lock-light view of the daemon for the status page.
 #[derive(Default)]
@@ -90,14 +91,23 @@ impl Progress for WatchStatus {
 const SETTLE: Duration = Duration::from_millis(400);
 /// Full rescan period when events are unavailable.
 const POLL_EVERY: Duration = Duration::from_secs(20);
+/// Vector graphs are written to disk this long after the first unsaved
+/// change, or after this many changed files, whichever comes first. Until
+/// then SQLite holds the changes, and a crash only costs a repair at start.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
+const CHECKPOINT_AFTER: usize = 1000;
 
 fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
-fn run_ingest(engine: &Engine, paths: &[PathBuf], status: &WatchStatus) {
+fn run_ingest(engine: &Engine, roots: &[PathBuf], changed: Option<&[PathBuf]>, status: &WatchStatus) {
     status.busy.store(true, Ordering::Relaxed);
-    match ingest(engine, paths, status) {
+    let r = match changed {
+        None => ingest(engine, roots, status),
+        Some(paths) => ingest_changed(engine, roots, paths, status),
+    };
+    match r {
         Ok(r) => {
             tracing::info!(added = r.added, updated = r.updated, removed = r.removed, failed = r.failed, "ingest pass done");
             status.set_error(None);
@@ -134,12 +144,30 @@ pub fn watch(engine: Arc<Engine>, roots: Vec<PathBuf>, status: Arc<WatchStatus>)
         }
     }
     status.set_mode(if polling { "periodic scan (no filesystem events)" } else { "watching (filesystem events)" });
+    for r in &roots {
+        for own in engine.policy.own_dirs_inside(r) {
+            tracing::warn!(root = %r.display(), excluded = %own.display(), "pith's own files lie inside a watched folder; they are excluded");
+        }
+    }
     // Startup scan: reconcile everything that changed while pith was down.
-    run_ingest(&engine, &roots, &status);
+    run_ingest(&engine, &roots, None, &status);
     status.last_scan.store(now_secs(), Ordering::Relaxed);
 
     let mut pending: HashMap<PathBuf, (Instant, Option<(u64, i64)>)> = HashMap::new();
     let mut last_poll = Instant::now();
+    let checkers: Vec<(PathBuf, crate::ingest::policy::Checker)> =
+        roots.iter().map(|r| (r.clone(), crate::ingest::policy::Checker::new(&engine.policy, r))).collect();
+    // Events for paths the policy refuses (hidden files, pith's own store
+    // inside a root) are dropped here, so they never cause work.
+    let wanted = |p: &std::path::Path| {
+        checkers
+            .iter()
+            .filter(|(r, _)| p.starts_with(r))
+            .max_by_key(|(r, _)| r.as_os_str().len())
+            .is_some_and(|(_, c)| matches!(c.check(p, false), None | Some(Skip::Outside(_))))
+    };
+    let mut unsaved = 0usize;
+    let mut first_unsaved: Option<Instant> = None;
     while !status.stop.load(Ordering::Relaxed) {
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(Ok(events)) => {
@@ -147,7 +175,7 @@ pub fn watch(engine: Arc<Engine>, roots: Vec<PathBuf>, status: Arc<WatchStatus>)
                     if matches!(ev.event.kind, notify::EventKind::Access(_)) {
                         continue;
                     }
-                    for p in &ev.event.paths {
+                    for p in ev.event.paths.iter().filter(|p| wanted(p)) {
                         pending.insert(p.clone(), (Instant::now(), stat(p)));
                     }
                 }
@@ -179,12 +207,21 @@ pub fn watch(engine: Arc<Engine>, roots: Vec<PathBuf>, status: Arc<WatchStatus>)
         if !ready.is_empty() {
             ready.sort();
             ready.dedup();
-            run_ingest(&engine, &ready, &status);
+            run_ingest(&engine, &roots, Some(&ready), &status);
+            unsaved += ready.len();
+            first_unsaved.get_or_insert_with(Instant::now);
         }
         if polling && last_poll.elapsed() >= POLL_EVERY {
-            run_ingest(&engine, &roots, &status);
+            run_ingest(&engine, &roots, None, &status);
             status.last_scan.store(now_secs(), Ordering::Relaxed);
             last_poll = Instant::now();
+        }
+        if unsaved >= CHECKPOINT_AFTER || first_unsaved.is_some_and(|t| t.elapsed() >= CHECKPOINT_EVERY) {
+            if let Err(e) = engine.checkpoint() {
+                tracing::warn!(error = %e, "checkpoint failed; the next one retries");
+            }
+            unsaved = 0;
+            first_unsaved = None;
         }
     }
     drop(debouncer);

@@ -120,11 +120,32 @@ pub async fn search_post(State(st): State<AppState>, req: Request) -> Result<Res
         let hits = image_search(&st, bytes, k).await?;
         return Ok(Json(SearchResponse { query: String::new(), k, offset: 0, took_ms: 0.0, results: hits }).into_response());
     }
-    let body = axum::body::to_bytes(req.into_body(), st.max_upload).await.map_err(|_| ApiError::TooLarge("request body too large".into()))?;
+    let body =
+        axum::body::to_bytes(req.into_body(), st.max_upload).await.map_err(|_| ApiError::TooLarge("request body too large".into()))?;
     let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
     // Accept numbers as well as strings for numeric fields.
-    let s = |k: &str| v.get(k).and_then(|x| if x.is_string() { x.as_str().map(String::from) } else if x.is_null() { None } else { Some(x.to_string()) });
-    let p = SearchParams { q: s("q"), k: s("k"), kind: s("kind"), path: s("path"), after: s("after"), before: s("before"), offset: s("offset"), mode: s("mode"), ext: s("ext") };
+    let s = |k: &str| {
+        v.get(k).and_then(|x| {
+            if x.is_string() {
+                x.as_str().map(String::from)
+            } else if x.is_null() {
+                None
+            } else {
+                Some(x.to_string())
+            }
+        })
+    };
+    let p = SearchParams {
+        q: s("q"),
+        k: s("k"),
+        kind: s("kind"),
+        path: s("path"),
+        after: s("after"),
+        before: s("before"),
+        offset: s("offset"),
+        mode: s("mode"),
+        ext: s("ext"),
+    };
     Ok(Json(run_search(&st, p.to_request(10)?).await?).into_response())
 }
 
@@ -153,24 +174,14 @@ pub async fn read_image_upload(mut mp: Multipart) -> Result<(Vec<u8>, usize), Ap
             _ => {}
         }
     }
-    let image = image.filter(|b| !b.is_empty()).ok_or_else(|| ApiError::BadRequest("multipart body needs a non-empty `image` part".into()))?;
+    let image =
+        image.filter(|b| !b.is_empty()).ok_or_else(|| ApiError::BadRequest("multipart body needs a non-empty `image` part".into()))?;
     Ok((image, k.clamp(1, MAX_K)))
 }
 
 pub async fn image_search(st: &AppState, bytes: Vec<u8>, k: usize) -> Result<Vec<SearchHit>, ApiError> {
-    st.run(move |e| {
-        let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|e| ApiError::BadRequest(format!("unreadable image: {e}")))?;
-        let mut limits = image::Limits::default();
-        limits.max_image_width = Some(pith_pipeline::decode::image::MAX_SIDE);
-        limits.max_image_height = Some(pith_pipeline::decode::image::MAX_SIDE);
-        limits.max_alloc = Some(pith_pipeline::decode::image::MAX_ALLOC);
-        reader.limits(limits);
-        let img = reader.decode().map_err(|e| ApiError::BadRequest(format!("cannot decode image: {e}")))?;
-        Ok(e.search_by_image(&img, k)?)
-    })
-    .await
+    // The same bounded decoder as ingest: a hostile upload is a 400, never a 5xx.
+    st.run(move |e| Ok(e.search_by_image_bytes(&bytes, k)?)).await
 }
 
 #[derive(Serialize)]
@@ -214,11 +225,7 @@ pub async fn thumbnail(State(st): State<AppState>, UrlPath(id): UrlPath<String>,
     }
     let (mime, bytes) = st.run(move |e| Ok(e.thumbnail(id)?)).await?;
     Ok((
-        [
-            (header::CONTENT_TYPE, mime),
-            (header::CACHE_CONTROL, "public, max-age=31536000, immutable".to_string()),
-            (header::ETAG, etag),
-        ],
+        [(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "public, max-age=31536000, immutable".to_string()), (header::ETAG, etag)],
         bytes,
     )
         .into_response())
@@ -226,25 +233,58 @@ pub async fn thumbnail(State(st): State<AppState>, UrlPath(id): UrlPath<String>,
 
 pub async fn original(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let item = st.run(move |e| Ok(e.item(id)?)).await?;
-    // The path comes from the store, never from the request; it must still lie
-    // under a served root and exist.
-    let path = std::path::PathBuf::from(&item.path);
-    if !st.roots.is_empty() && !st.roots.iter().any(|r| path.starts_with(r)) {
-        return Err(ApiError::NotFound(format!("item {id} is not under a served folder")));
-    }
-    let file = tokio::fs::File::open(&path).await.map_err(|_| ApiError::NotFound(format!("the original of item {id} is gone")))?;
-    let mime = item.mime.clone().unwrap_or_else(|| guess_mime(&path).to_string());
-    let name = path.file_name().map(|n| n.to_string_lossy().replace('"', "")).unwrap_or_default();
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let roots = st.roots.clone();
+    let (item, file, real) = st
+        .run(move |e| {
+            let item = e.item(id)?;
+            let mut allowed: Vec<std::path::PathBuf> = roots.as_ref().clone();
+            allowed.extend(e.roots()?);
+            let (file, real) = open_inside(Path::new(&item.path), &allowed)
+                .map_err(|why| ApiError::NotFound(format!("the original of item {id} is not served: {why}")))?;
+            Ok((item, file, real))
+        })
+        .await?;
+    let mime = item.mime.clone().unwrap_or_else(|| guess_mime(&real).to_string());
+    let name = real.file_name().map(|n| n.to_string_lossy().replace('"', "")).unwrap_or_default();
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file)));
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_str(&mime).unwrap_or(HeaderValue::from_static("application/octet-stream")));
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{}\"", name.replace(|c: char| !c.is_ascii() || c.is_control(), "_"))) {
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{}\"", name.replace(|c: char| !c.is_ascii() || c.is_control(), "_")))
+    {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)
+}
+
+/// Open `path` and check what was actually opened, not what the path said a
+/// moment ago: the real path of the open descriptor must lie inside a
+/// canonical root and be a regular file. A file swapped for a symlink to
+/// `/etc/passwd` after indexing is therefore refused, whatever the timing.
+pub fn open_inside(path: &Path, roots: &[std::path::PathBuf]) -> Result<(std::fs::File, std::path::PathBuf), String> {
+    let file = std::fs::File::open(path).map_err(|_| "it is gone".to_string())?;
+    let md = file.metadata().map_err(|e| e.to_string())?;
+    if !md.is_file() {
+        return Err("it is not a regular file".into());
+    }
+    let real = real_path(&file, path)?;
+    let inside = roots.iter().filter_map(|r| r.canonicalize().ok()).any(|r| real.starts_with(&r));
+    if !inside {
+        return Err("it lies outside the indexed folders".into());
+    }
+    Ok((file, real))
+}
+
+#[cfg(target_os = "linux")]
+fn real_path(file: &std::fs::File, _path: &Path) -> Result<std::path::PathBuf, String> {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).map_err(|e| e.to_string())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn real_path(_file: &std::fs::File, path: &Path) -> Result<std::path::PathBuf, String> {
+    path.canonicalize().map_err(|e| e.to_string())
 }
 
 fn guess_mime(p: &Path) -> &'static str {
@@ -265,7 +305,11 @@ pub struct KParam {
     pub k: Option<String>,
 }
 
-pub async fn similar(State(st): State<AppState>, UrlPath(id): UrlPath<String>, q: Result<Query<KParam>, axum::extract::rejection::QueryRejection>) -> Result<Json<SearchResponse>, ApiError> {
+pub async fn similar(
+    State(st): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+    q: Result<Query<KParam>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<SearchResponse>, ApiError> {
     let id = parse_id(&id)?;
     let Query(p) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let k = num(&p.k, "k", 12)?.clamp(1, MAX_K);

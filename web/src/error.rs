@@ -12,6 +12,8 @@ pub enum ApiError {
     #[error("missing or wrong API key")]
     Unauthorized,
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     TooLarge(String),
@@ -26,6 +28,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -37,6 +40,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::TooLarge(_) => "too_large",
             ApiError::Overloaded { .. } => "overloaded",
@@ -51,7 +55,10 @@ impl From<PipelineError> for ApiError {
             PipelineError::BadInput(m) => ApiError::BadRequest(m),
             PipelineError::Unsupported(m) => ApiError::BadRequest(m),
             PipelineError::NotFound(m) => ApiError::NotFound(m),
-            PipelineError::Locked(p) => ApiError::Internal(format!("store {} is locked by another process", p.display())),
+            e @ (PipelineError::Locked { .. } | PipelineError::ReadOnly(_)) => {
+                tracing::error!(error = %e, "store not writable");
+                ApiError::Internal(e.to_string())
+            }
             e @ (PipelineError::Model(_)
             | PipelineError::Sql(_)
             | PipelineError::TextIndex(_)

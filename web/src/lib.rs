@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/status", get(api::status))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), state::require_key))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), state::check_host))
         .layer(DefaultBodyLimit::max(max_upload))
         .with_state(state)
 }

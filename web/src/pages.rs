@@ -75,10 +75,17 @@ fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-fn url(q: &str, kind: &str, page: usize) -> String {
-    let mut u = format!("/?q={}", enc(q));
+/// A link to the search page with every filter of `p` kept, the kind set
+/// to `kind` and the page to `page` (pagination and chips never drop a filter).
+fn url(p: &SearchParams, kind: &str, page: usize) -> String {
+    let mut u = format!("/?q={}", enc(p.q.as_deref().unwrap_or("")));
     if !kind.is_empty() && kind != "all" {
         u.push_str(&format!("&kind={}", enc(kind)));
+    }
+    for (name, v) in [("path", &p.path), ("ext", &p.ext), ("after", &p.after), ("before", &p.before), ("mode", &p.mode)] {
+        if let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            u.push_str(&format!("&{name}={}", enc(v)));
+        }
     }
     if page > 1 {
         u.push_str(&format!("&page={page}"));
@@ -98,7 +105,7 @@ pub async fn search_page(State(st): State<AppState>, q: Result<Query<PageParams>
     let page: usize = p.page.as_deref().and_then(|s| s.parse().ok()).unwrap_or(1).clamp(1, 400);
     let chips = [("All", "all"), ("Images", "image"), ("Text", "text")]
         .into_iter()
-        .map(|(label, k)| Chip { label, href: url(&query, k, 1), active: (kind.is_empty() && k == "all") || kind == k })
+        .map(|(label, k)| Chip { label, href: url(&p.search, k, 1), active: (kind.is_empty() && k == "all") || kind == k })
         .collect();
     let mut page_view = SearchPage {
         q: query.clone(),
@@ -131,10 +138,10 @@ pub async fn search_page(State(st): State<AppState>, q: Result<Query<PageParams>
                     page_view.empty_reason = Some(empty_reason(&st, page, &kind).await);
                 }
                 if page > 1 {
-                    page_view.prev = Some(url(&query, &kind, page - 1));
+                    page_view.prev = Some(url(&p.search, &kind, page - 1));
                 }
                 if n == PAGE_SIZE {
-                    page_view.next = Some(url(&query, &kind, page + 1));
+                    page_view.next = Some(url(&p.search, &kind, page + 1));
                 }
                 (page_view.images, page_view.texts) = split(r.results);
             }
@@ -150,7 +157,8 @@ async fn empty_reason(st: &AppState, page: usize, kind: &str) -> String {
     let counts = st.run(|e| Ok(e.status(0)?.counts)).await.ok();
     match counts {
         Some(c) if c.files == 0 => {
-            "Nothing is indexed yet. Add a folder with `pith ingest DIR` or `pith serve --watch DIR`; the status page shows progress.".into()
+            "Nothing is indexed yet. Add a folder with `pith ingest DIR` or `pith serve --watch DIR`; the status page shows progress."
+                .into()
         }
         Some(c) if kind == "image" && c.image_items == 0 => "No images are indexed yet.".into(),
         Some(c) if kind == "text" && c.text_items == 0 => "No text documents are indexed yet.".into(),
@@ -253,7 +261,10 @@ pub async fn status_page(State(st): State<AppState>) -> Result<Response, ApiErro
     .into_response())
 }
 
-pub async fn search_by_image_page(State(st): State<AppState>, mp: Result<Multipart, axum::extract::multipart::MultipartRejection>) -> Result<Response, ApiError> {
+pub async fn search_by_image_page(
+    State(st): State<AppState>,
+    mp: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, ApiError> {
     let mp = mp.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let (bytes, _) = api::read_image_upload(mp).await?;
     let hits = api::image_search(&st, bytes, PAGE_SIZE).await?;
@@ -281,4 +292,27 @@ pub async fn stylesheet() -> Response {
         include_str!("../static/style.css"),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pagination_and_chips_keep_every_filter() {
+        let p = SearchParams {
+            q: Some("a b".into()),
+            path: Some("/x y".into()),
+            ext: Some("pdf,md".into()),
+            after: Some("2023-01-01".into()),
+            before: Some("2024-01-01".into()),
+            mode: Some("bm25".into()),
+            ..Default::default()
+        };
+        let u = url(&p, "text", 3);
+        for part in ["q=a+b", "kind=text", "path=%2Fx+y", "ext=pdf%2Cmd", "after=2023-01-01", "before=2024-01-01", "mode=bm25", "page=3"] {
+            assert!(u.contains(part), "{part} missing from {u}");
+        }
+        assert!(!url(&p, "all", 1).contains("kind="));
+    }
 }

@@ -11,19 +11,78 @@ pub enum Detected {
 }
 
 const TEXT_EXT: &[&str] = &[
-    "txt", "md", "markdown", "rst", "org", "csv", "tsv", "json", "jsonl", "yaml", "yml", "toml", "ini", "cfg", "conf", "log",
-    "tex", "rs", "py", "js", "ts", "tsx", "jsx", "go", "c", "h", "cc", "cpp", "hpp", "java", "kt", "rb", "php", "sh", "bash",
-    "zsh", "sql", "css", "scss", "xml", "swift", "scala", "lua", "pl", "r", "m", "hs", "ml", "ex", "exs", "erl", "clj", "dart",
-    "vue", "svelte", "proto", "cmake", "mk", "dockerfile", "makefile",
+    "txt",
+    "md",
+    "markdown",
+    "rst",
+    "org",
+    "csv",
+    "tsv",
+    "json",
+    "jsonl",
+    "yaml",
+    "yml",
+    "toml",
+    "ini",
+    "cfg",
+    "conf",
+    "log",
+    "tex",
+    "rs",
+    "py",
+    "js",
+    "ts",
+    "tsx",
+    "jsx",
+    "go",
+    "c",
+    "h",
+    "cc",
+    "cpp",
+    "hpp",
+    "java",
+    "kt",
+    "rb",
+    "php",
+    "sh",
+    "bash",
+    "zsh",
+    "sql",
+    "css",
+    "scss",
+    "xml",
+    "swift",
+    "scala",
+    "lua",
+    "pl",
+    "r",
+    "m",
+    "hs",
+    "ml",
+    "ex",
+    "exs",
+    "erl",
+    "clj",
+    "dart",
+    "vue",
+    "svelte",
+    "proto",
+    "cmake",
+    "mk",
+    "dockerfile",
+    "makefile",
 ];
 
 /// Decide from the first bytes of a file and its name.
 pub fn detect(path: &Path, head: &[u8]) -> Detected {
+    // UTF-16 text is full of zero bytes; its byte-order mark says what it is.
+    if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+        let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+        return if ext == "html" || ext == "htm" { Detected::Html } else { Detected::Text };
+    }
     if let Some(t) = infer::get(head) {
         match t.mime_type() {
-            m @ ("image/jpeg" | "image/png" | "image/webp" | "image/gif" | "image/bmp" | "image/tiff") => {
-                return Detected::Image(m)
-            }
+            m @ ("image/jpeg" | "image/png" | "image/webp" | "image/gif" | "image/bmp" | "image/tiff") => return Detected::Image(m),
             "text/html" => return Detected::Html,
             _ if t.matcher_type() != infer::MatcherType::Text => return Detected::Unsupported,
             _ => {}

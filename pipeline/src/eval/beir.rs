@@ -42,10 +42,7 @@ fn jsonl(path: &Path) -> Result<Vec<serde_json::Value>> {
         if line.trim().is_empty() {
             continue;
         }
-        out.push(
-            serde_json::from_str(&line)
-                .map_err(|e| PipelineError::BadInput(format!("{} line {}: {e}", path.display(), i + 1)))?,
-        );
+        out.push(serde_json::from_str(&line).map_err(|e| PipelineError::BadInput(format!("{} line {}: {e}", path.display(), i + 1)))?);
     }
     Ok(out)
 }
@@ -59,10 +56,8 @@ fn str_field(v: &serde_json::Value, k: &str) -> String {
 }
 
 pub fn load(dir: &Path) -> Result<BeirSet> {
-    let corpus = jsonl(&dir.join("corpus.jsonl"))?
-        .iter()
-        .map(|v| (str_field(v, "_id"), str_field(v, "title"), str_field(v, "text")))
-        .collect();
+    let corpus =
+        jsonl(&dir.join("corpus.jsonl"))?.iter().map(|v| (str_field(v, "_id"), str_field(v, "title"), str_field(v, "text"))).collect();
     let queries = jsonl(&dir.join("queries.jsonl"))?.iter().map(|v| (str_field(v, "_id"), str_field(v, "text"))).collect();
     let qpath = dir.join("qrels").join("test.tsv");
     let text = std::fs::read_to_string(&qpath).map_err(io_err(&qpath))?;

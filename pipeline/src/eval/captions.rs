@@ -93,11 +93,8 @@ pub fn run(
     let r = |k: usize| ranks.iter().filter(|&&x| x <= k).count() as f64 / n;
     let mut sorted: Vec<f64> = ranks.iter().map(|&x| x as f64).collect();
     sorted.sort_by(f64::total_cmp);
-    let median = if sorted.len() % 2 == 1 {
-        sorted[sorted.len() / 2]
-    } else {
-        (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0
-    };
+    let median =
+        if sorted.len() % 2 == 1 { sorted[sorted.len() / 2] } else { (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0 };
     Ok(CaptionsReport {
         images: gallery,
         captions: caps.len(),

@@ -8,12 +8,8 @@ use std::collections::HashMap;
 pub type Qrels = HashMap<String, HashMap<String, i32>>;
 
 pub fn ndcg_at(ranked: &[String], rels: &HashMap<String, i32>, k: usize) -> f64 {
-    let dcg: f64 = ranked
-        .iter()
-        .take(k)
-        .enumerate()
-        .map(|(i, d)| rels.get(d).copied().unwrap_or(0).max(0) as f64 / ((i + 2) as f64).log2())
-        .sum();
+    let dcg: f64 =
+        ranked.iter().take(k).enumerate().map(|(i, d)| rels.get(d).copied().unwrap_or(0).max(0) as f64 / ((i + 2) as f64).log2()).sum();
     let mut ideal: Vec<i32> = rels.values().copied().filter(|&r| r > 0).collect();
     ideal.sort_unstable_by(|a, b| b.cmp(a));
     let idcg: f64 = ideal.iter().take(k).enumerate().map(|(i, &r)| r as f64 / ((i + 2) as f64).log2()).sum();
@@ -34,11 +30,7 @@ pub fn recall_at(ranked: &[String], rels: &HashMap<String, i32>, k: usize) -> f6
 }
 
 pub fn mrr_at(ranked: &[String], rels: &HashMap<String, i32>, k: usize) -> f64 {
-    ranked
-        .iter()
-        .take(k)
-        .position(|d| rels.get(d).is_some_and(|&r| r > 0))
-        .map_or(0.0, |i| 1.0 / (i + 1) as f64)
+    ranked.iter().take(k).position(|d| rels.get(d).is_some_and(|&r| r > 0)).map_or(0.0, |i| 1.0 / (i + 1) as f64)
 }
 
 #[cfg(test)]

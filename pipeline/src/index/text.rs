@@ -4,12 +4,14 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use tantivy::collector::TopDocs;
+use tantivy::collector::{FilterCollector, TopDocs};
 use tantivy::query::QueryParser;
 use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING};
-use tantivy::tokenizer::{AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+};
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use crate::error::{PipelineError, Result};
@@ -30,7 +32,11 @@ pub struct TextIndex {
 }
 
 pub fn analyzer() -> TextAnalyzer {
-    let mut b = TextAnalyzer::builder(SimpleTokenizer::default()).filter(RemoveLongFilter::limit(40)).filter(LowerCaser).filter(AsciiFoldingFilter).dynamic();
+    let mut b = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .dynamic();
     if let Some(stop) = StopWordFilter::new(Language::English) {
         b = b.filter_dynamic(stop);
     }
@@ -56,6 +62,17 @@ impl TextIndex {
         std::fs::create_dir_all(dir).map_err(crate::error::io_err(dir))?;
         let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| PipelineError::TextIndex(e.to_string()))?;
         let index = Index::open_or_create(mmap, schema())?;
+        Self::with_index(index)
+    }
+
+    /// Open for searching only (never takes tantivy's writer lock); a store
+    /// without a text index yet searches an empty one.
+    pub fn open_read_only(dir: &Path) -> Result<TextIndex> {
+        let index = if dir.join("meta.json").exists() { Index::open_in_dir(dir)? } else { Index::create_in_ram(schema()) };
+        Self::with_index(index)
+    }
+
+    fn with_index(index: Index) -> Result<TextIndex> {
         index.tokenizers().register(ANALYZER, analyzer());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let s = index.schema();
@@ -77,7 +94,9 @@ impl TextIndex {
         let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             let w = self.index.writer_with_num_threads(1, 64_000_000).map_err(|e| match e {
-                tantivy::TantivyError::LockFailure(..) => PipelineError::Locked(Default::default()),
+                tantivy::TantivyError::LockFailure(..) => {
+                    PipelineError::Locked { dir: Default::default(), holder: "another process (tantivy's writer lock)".into() }
+                }
                 other => other.into(),
             })?;
             *guard = Some(w);
@@ -136,24 +155,28 @@ impl TextIndex {
         Ok(out)
     }
 
-    /// Top `n` chunk ids by BM25 for a user query (lenient parsing: never fails on syntax).
-    pub fn search(&self, query: &str, n: usize, allowed: Option<&HashSet<usize>>) -> Result<Vec<(u64, f32)>> {
+    /// Top `n` chunk ids by BM25 for a user query (lenient parsing: never
+    /// fails on syntax). A filter is applied inside the collector, so a
+    /// selective filter still yields its best `n` matches.
+    pub fn search(&self, query: &str, n: usize, allowed: Option<&Arc<HashSet<usize>>>) -> Result<Vec<(u64, f32)>> {
         let searcher = self.reader.searcher();
         let mut qp = QueryParser::for_index(&self.index, vec![self.f_title, self.f_body, self.f_path]);
         qp.set_field_boost(self.f_path, 0.5);
         let (q, _errors) = qp.parse_query_lenient(query);
-        let want = if allowed.is_some() { (n * 10).max(1000) } else { n };
-        let top = searcher.search(&q, &TopDocs::with_limit(want.max(1)).order_by_score())?;
-        let mut out = Vec::with_capacity(n);
-        for (score, addr) in top {
+        let top = TopDocs::with_limit(n.max(1)).order_by_score();
+        let docs = match allowed {
+            None => searcher.search(&q, &top)?,
+            Some(a) => {
+                let a = a.clone();
+                let filtered = FilterCollector::new("id".to_string(), move |id: u64| a.contains(&(id as usize)), top);
+                searcher.search(&q, &filtered)?
+            }
+        };
+        let mut out = Vec::with_capacity(docs.len());
+        for (score, addr) in docs {
             let col = searcher.segment_reader(addr.segment_ord).fast_fields().u64("id")?;
             if let Some(id) = col.first(addr.doc_id) {
-                if allowed.is_none_or(|a| a.contains(&(id as usize))) {
-                    out.push((id, score));
-                    if out.len() >= n {
-                        break;
-                    }
-                }
+                out.push((id, score));
             }
         }
         Ok(out)

@@ -4,10 +4,19 @@
 //! search; when tombstones pass a quarter of the graph it is rebuilt from the
 //! vectors in SQLite. The graph is dumped to disk at checkpoints and reloaded
 //! at startup; whatever the dump lacks or has extra is repaired from SQLite.
+//!
+//! Concurrency: searches never wait for writers. The graph sits behind an
+//! `Arc` that a search clones; hnsw_rs inserts through `&self`. Writers
+//! (insert, remove, dump, the swap at the end of a rebuild) take `gate`, so a
+//! dump never sees a half-inserted point. A rebuild builds the new graph
+//! without the gate while changes keep going to the old one and to a log,
+//! then replays the log onto the new graph before swapping: nothing that
+//! happened during the rebuild is lost.
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use hnsw_rs::prelude::*;
 
@@ -31,30 +40,60 @@ const EF_CONSTRUCTION: usize = 200;
 const MAX_LAYER: usize = 16;
 const BASENAME: &str = "graph";
 
-struct Inner {
-    graph: Graph,
+#[derive(Default)]
+struct Sets {
     present: HashSet<usize>,
     tombstones: HashSet<usize>,
-    dirty: bool,
+}
+
+enum Op {
+    Insert(Vec<(usize, Vec<f32>)>),
+    Remove(Vec<usize>),
 }
 
 pub struct VectorIndex {
     pub name: String,
     pub dim: usize,
-    inner: RwLock<Inner>,
+    graph: RwLock<Arc<Graph>>,
+    sets: RwLock<Sets>,
+    gate: Mutex<Option<Vec<Op>>>,
+    dirty: AtomicBool,
 }
 
 fn new_graph(capacity: usize) -> Graph {
     Hnsw::new(M, capacity.max(1024), MAX_LAYER, EF_CONSTRUCTION, UnitDot)
 }
 
+/// A rebuild in progress: see [`VectorIndex::begin_rebuild`].
+pub struct Rebuild {
+    graph: Graph,
+    present: HashSet<usize>,
+}
+
+impl Rebuild {
+    /// Add vectors from the store (any number of batches).
+    pub fn add(&mut self, items: &[(usize, Vec<f32>)], dim: usize) {
+        let refs: Vec<(&Vec<f32>, usize)> =
+            items.iter().filter(|(id, v)| v.len() == dim && !self.present.contains(id)).map(|(id, v)| (v, *id)).collect();
+        self.graph.parallel_insert(&refs);
+        self.present.extend(refs.iter().map(|(_, id)| *id));
+    }
+}
+
 impl VectorIndex {
-    pub fn empty(name: &str, dim: usize) -> Self {
+    fn from_graph(name: &str, dim: usize, graph: Graph, present: HashSet<usize>) -> Self {
         VectorIndex {
             name: name.to_string(),
             dim,
-            inner: RwLock::new(Inner { graph: new_graph(0), present: HashSet::new(), tombstones: HashSet::new(), dirty: false }),
+            graph: RwLock::new(Arc::new(graph)),
+            sets: RwLock::new(Sets { present, tombstones: HashSet::new() }),
+            gate: Mutex::new(None),
+            dirty: AtomicBool::new(false),
         }
+    }
+
+    pub fn empty(name: &str, dim: usize) -> Self {
+        Self::from_graph(name, dim, new_graph(0), HashSet::new())
     }
 
     /// Load a dump from `dir`, or an empty index if there is none or it is unreadable.
@@ -88,24 +127,30 @@ impl VectorIndex {
         if found_dim != dim {
             return Err(PipelineError::VectorIndex(format!("dimension {found_dim} != {dim}")));
         }
-        Ok(Some(VectorIndex {
-            name: name.to_string(),
-            dim,
-            inner: RwLock::new(Inner { graph, present, tombstones: HashSet::new(), dirty: false }),
-        }))
+        Ok(Some(Self::from_graph(name, dim, graph, present)))
+    }
+
+    fn graph(&self) -> Arc<Graph> {
+        self.graph.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn gate(&self) -> std::sync::MutexGuard<'_, Option<Vec<Op>>> {
+        self.gate.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Write the graph to `dir` atomically (dump into a sibling, then swap).
+    /// Searches go on meanwhile; writers wait.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        if !inner.dirty && dir.exists() {
+        let _gate = self.gate();
+        if !self.dirty.load(Ordering::Acquire) && dir.exists() {
             return Ok(());
         }
         let tmp = dir.with_extension("tmp");
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-        if !inner.present.is_empty() {
-            inner.graph.file_dump(&tmp, BASENAME).map_err(|e| PipelineError::VectorIndex(e.to_string()))?;
+        let empty = self.sets.read().unwrap_or_else(|p| p.into_inner()).present.is_empty();
+        if !empty {
+            self.graph().file_dump(&tmp, BASENAME).map_err(|e| PipelineError::VectorIndex(e.to_string()))?;
         }
         let old = dir.with_extension("old");
         let _ = std::fs::remove_dir_all(&old);
@@ -114,7 +159,7 @@ impl VectorIndex {
         }
         std::fs::rename(&tmp, dir).map_err(io_err(dir))?;
         let _ = std::fs::remove_dir_all(&old);
-        inner.dirty = false;
+        self.dirty.store(false, Ordering::Release);
         Ok(())
     }
 
@@ -122,45 +167,63 @@ impl VectorIndex {
         if items.is_empty() {
             return;
         }
-        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        let fresh: Vec<(&Vec<f32>, usize)> = items
-            .iter()
-            .filter(|(id, v)| v.len() == self.dim && !inner.present.contains(id))
-            .map(|(id, v)| (v, *id))
-            .collect();
+        let mut gate = self.gate();
+        if let Some(log) = gate.as_mut() {
+            log.push(Op::Insert(items.to_vec()));
+        }
+        self.insert_into(&self.graph(), items);
+    }
+
+    fn insert_into(&self, graph: &Graph, items: &[(usize, Vec<f32>)]) {
+        let fresh: Vec<(&Vec<f32>, usize)> = {
+            let sets = self.sets.read().unwrap_or_else(|p| p.into_inner());
+            items.iter().filter(|(id, v)| v.len() == self.dim && !sets.present.contains(id)).map(|(id, v)| (v, *id)).collect()
+        };
         if fresh.len() > 64 {
-            inner.graph.parallel_insert(&fresh);
+            graph.parallel_insert(&fresh);
         } else {
             for (v, id) in &fresh {
-                inner.graph.insert((v.as_slice(), *id));
+                graph.insert((v.as_slice(), *id));
             }
         }
+        let mut sets = self.sets.write().unwrap_or_else(|p| p.into_inner());
         for (_, id) in fresh {
-            inner.present.insert(id);
-            inner.tombstones.remove(&id);
+            sets.present.insert(id);
+            sets.tombstones.remove(&id);
         }
-        inner.dirty = true;
+        self.dirty.store(true, Ordering::Release);
     }
 
     pub fn remove(&self, ids: &[usize]) {
-        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if ids.is_empty() {
+            return;
+        }
+        let mut gate = self.gate();
+        if let Some(log) = gate.as_mut() {
+            log.push(Op::Remove(ids.to_vec()));
+        }
+        self.remove_ids(ids);
+    }
+
+    fn remove_ids(&self, ids: &[usize]) {
+        let mut sets = self.sets.write().unwrap_or_else(|p| p.into_inner());
         for id in ids {
-            if inner.present.contains(id) {
-                inner.tombstones.insert(*id);
-                inner.dirty = true;
+            if sets.present.contains(id) {
+                sets.tombstones.insert(*id);
+                self.dirty.store(true, Ordering::Release);
             }
         }
     }
 
     /// Ids in the graph that are not tombstoned.
     pub fn live_ids(&self) -> HashSet<usize> {
-        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        inner.present.difference(&inner.tombstones).copied().collect()
+        let sets = self.sets.read().unwrap_or_else(|p| p.into_inner());
+        sets.present.difference(&sets.tombstones).copied().collect()
     }
 
     pub fn len(&self) -> usize {
-        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        inner.present.len() - inner.tombstones.len()
+        let sets = self.sets.read().unwrap_or_else(|p| p.into_inner());
+        sets.present.len() - sets.tombstones.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -169,39 +232,77 @@ impl VectorIndex {
 
     /// Whether tombstones are now a large enough share to rebuild.
     pub fn needs_compaction(&self) -> bool {
-        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        inner.tombstones.len() > 64 && inner.tombstones.len() * 4 > inner.present.len()
+        let sets = self.sets.read().unwrap_or_else(|p| p.into_inner());
+        sets.tombstones.len() > 64 && sets.tombstones.len() * 4 > sets.present.len()
+    }
+
+    /// Start a rebuild: from now on every change is also logged. Call this
+    /// *before* reading the store's vectors, feed them to the returned
+    /// builder, then [`finish_rebuild`](Self::finish_rebuild).
+    pub fn begin_rebuild(&self, capacity: usize) -> Rebuild {
+        *self.gate() = Some(Vec::new());
+        Rebuild { graph: new_graph(capacity), present: HashSet::new() }
+    }
+
+    /// Replay what changed since `begin_rebuild` onto the new graph and swap it in.
+    pub fn finish_rebuild(&self, rb: Rebuild) {
+        let mut gate = self.gate();
+        let log = gate.take().unwrap_or_default();
+        let Rebuild { graph, present } = rb;
+        {
+            let mut sets = self.sets.write().unwrap_or_else(|p| p.into_inner());
+            *sets = Sets { present, tombstones: HashSet::new() };
+        }
+        for op in log {
+            match op {
+                Op::Insert(items) => self.insert_into(&graph, &items),
+                Op::Remove(ids) => self.remove_ids(&ids),
+            }
+        }
+        *self.graph.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(graph);
+        self.dirty.store(true, Ordering::Release);
     }
 
     /// Replace the graph with one built from exactly these vectors.
     pub fn rebuild(&self, items: &[(usize, Vec<f32>)]) {
-        let graph = new_graph(items.len());
-        let refs: Vec<(&Vec<f32>, usize)> = items.iter().filter(|(_, v)| v.len() == self.dim).map(|(id, v)| (v, *id)).collect();
-        graph.parallel_insert(&refs);
-        let present = refs.iter().map(|(_, id)| *id).collect();
-        let mut inner = self.inner.write().unwrap_or_else(|p| p.into_inner());
-        *inner = Inner { graph, present, tombstones: HashSet::new(), dirty: true };
+        let mut rb = self.begin_rebuild(items.len());
+        rb.add(items, self.dim);
+        self.finish_rebuild(rb);
     }
 
-    /// Top `k` (id, cosine similarity), skipping tombstones and ids outside `allowed`.
+    /// Top `k` (id, cosine similarity), skipping tombstones and ids outside
+    /// `allowed`. With a filter, the candidate list grows with how little of
+    /// the graph the filter lets through (`selectivity` = allowed / live).
     pub fn search(&self, q: &[f32], k: usize, allowed: Option<&HashSet<usize>>) -> Vec<(usize, f32)> {
         if q.len() != self.dim || k == 0 {
             return Vec::new();
         }
-        let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
-        if inner.present.is_empty() {
+        let graph = self.graph();
+        let sets = self.sets.read().unwrap_or_else(|p| p.into_inner());
+        if sets.present.is_empty() {
             return Vec::new();
         }
-        let tomb = &inner.tombstones;
+        let tomb = &sets.tombstones;
         let filter = |id: &usize| !tomb.contains(id) && allowed.is_none_or(|a| a.contains(id));
-        let ef = k.max(64);
-        let found = if tomb.is_empty() && allowed.is_none() {
-            inner.graph.search(q, k, ef)
-        } else {
-            inner.graph.search_filter(q, k, ef, Some(&filter))
+        let oversample = match allowed {
+            Some(a) => (sets.present.len() / a.len().max(1)).clamp(1, 16),
+            None => 1,
         };
+        let ef = (k.max(64) * oversample).min(4096);
+        let found =
+            if tomb.is_empty() && allowed.is_none() { graph.search(q, k, ef) } else { graph.search_filter(q, k, ef, Some(&filter)) };
         found.into_iter().filter(|n| filter(&n.d_id)).map(|n| (n.d_id, 1.0 - n.distance)).collect()
     }
+}
+
+/// Exact top `k` by cosine over the given vectors (filtered search over a
+/// small allowed set: exact and cheaper than walking the graph).
+pub fn exact_top_k(q: &[f32], k: usize, vectors: impl IntoIterator<Item = (usize, Vec<f32>)>) -> Vec<(usize, f32)> {
+    let mut scored: Vec<(usize, f32)> =
+        vectors.into_iter().filter(|(_, v)| v.len() == q.len()).map(|(id, v)| (id, pith_models::dot(q, &v))).collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    scored.truncate(k);
+    scored
 }
 
 #[cfg(test)]
@@ -230,5 +331,30 @@ mod tests {
         // Tombstones are not persisted: reconciliation against the store re-applies them.
         assert_eq!(back.len(), 199);
         assert_eq!(back.search(&unit(7, 16), 1, None)[0].0, 7);
+    }
+
+    #[test]
+    fn changes_during_a_rebuild_are_not_lost() {
+        let ix = VectorIndex::empty("t", 16);
+        let items: Vec<(usize, Vec<f32>)> = (1..100).map(|i| (i, unit(i, 16))).collect();
+        ix.insert(&items);
+        // The store's snapshot: ids 1..100. While the new graph is built,
+        // id 500 is inserted and id 3 deleted.
+        let mut rb = ix.begin_rebuild(100);
+        ix.insert(&[(500, unit(500, 16))]);
+        ix.remove(&[3]);
+        rb.add(&items, 16);
+        ix.finish_rebuild(rb);
+        let live = ix.live_ids();
+        assert!(live.contains(&500) && !live.contains(&3) && live.len() == 99, "{}", live.len());
+        assert_eq!(ix.search(&unit(500, 16), 1, None)[0].0, 500);
+    }
+
+    #[test]
+    fn exact_scan_matches_brute_force_order() {
+        let q = unit(5, 16);
+        let top = exact_top_k(&q, 3, (1..50).map(|i| (i, unit(i, 16))));
+        assert_eq!(top[0].0, 5);
+        assert!(top.windows(2).all(|w| w[0].1 >= w[1].1));
     }
 }

@@ -3,6 +3,7 @@
 //! batch to the store and indexes in one go. One bad file yields one error
 //! record and never stops the run.
 
+pub mod policy;
 mod prepare;
 mod walk;
 
@@ -49,13 +50,39 @@ pub struct IngestReport {
 const TEXT_BATCH: usize = 512;
 const IMAGE_BATCH: usize = 16;
 
-/// Ingest files and folders; files under a folder root that vanished are removed.
+/// Ingest files and folders named by the user; files under a folder root
+/// that vanished are removed. Each root is its own scope for the ignore
+/// policy, and the vector graphs are checkpointed at the end.
 pub fn ingest(engine: &Engine, roots: &[PathBuf], progress: &dyn Progress) -> Result<IngestReport> {
+    let scoped: Vec<(PathBuf, PathBuf)> = roots.iter().map(|r| (r.clone(), r.clone())).collect();
+    for r in roots {
+        if let Ok(c) = r.canonicalize() {
+            engine.add_root(&path_key(&c))?;
+        }
+    }
+    let report = ingest_scoped(engine, &scoped, progress)?;
+    engine.checkpoint()?;
+    Ok(report)
+}
+
+/// Ingest paths that changed under watched roots (filesystem events). Each
+/// path is judged by the ignore policy relative to the root it lies under,
+/// exactly as the scan of that root would; no checkpoint is taken (the
+/// watcher does that on a timer).
+pub fn ingest_changed(engine: &Engine, roots: &[PathBuf], paths: &[PathBuf], progress: &dyn Progress) -> Result<IngestReport> {
+    let scoped: Vec<(PathBuf, PathBuf)> = paths
+        .iter()
+        .filter_map(|p| roots.iter().filter(|r| p.starts_with(r)).max_by_key(|r| r.as_os_str().len()).map(|r| (r.clone(), p.clone())))
+        .collect();
+    ingest_scoped(engine, &scoped, progress)
+}
+
+fn ingest_scoped(engine: &Engine, scoped: &[(PathBuf, PathBuf)], progress: &dyn Progress) -> Result<IngestReport> {
     let t0 = Instant::now();
     let mut report = IngestReport::default();
     let mut entries = Vec::new();
-    for root in roots {
-        let walked = walk::walk(root)?;
+    for (scope, path) in scoped {
+        let walked = walk::walk(scope, path, &engine.policy)?;
         report.removed += remove_vanished(engine, &walked)?;
         for (path, reason) in &walked.errors {
             engine.record_error(path, reason)?;
@@ -77,7 +104,6 @@ pub fn ingest(engine: &Engine, roots: &[PathBuf], progress: &dyn Progress) -> Re
         }
     }
     run_jobs(engine, jobs, progress, &mut report)?;
-    engine.checkpoint()?;
     report.seconds = t0.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -93,8 +119,15 @@ pub fn ingest_documents(engine: &Engine, docs: Vec<(String, String, String)>, pr
         let mut batch = Batch::default();
         for (id, title, text) in docs {
             let body = if title.is_empty() { text } else { format!("{title}\n{text}") };
-            let meta = Meta { path: id, size: body.len() as u64, mtime: 0, hash: blake3::hash(body.as_bytes()).to_hex().to_string(), existed: false };
-            let spans = match crate::chunk::chunk_spans(enc.text.raw_tokenizer(), &body, engine.cfg.chunk_tokens, engine.cfg.chunk_overlap) {
+            let meta = Meta {
+                path: id,
+                size: body.len() as u64,
+                mtime: 0,
+                hash: blake3::hash(body.as_bytes()).to_hex().to_string(),
+                existed: false,
+            };
+            let spans = match crate::chunk::chunk_spans(enc.text.raw_tokenizer(), &body, engine.cfg.chunk_tokens, engine.cfg.chunk_overlap)
+            {
                 Ok(s) => s,
                 Err(reason) => {
                     engine.record_error(&meta.path, &reason)?;
@@ -125,7 +158,11 @@ fn remove_vanished(engine: &Engine, walked: &walk::Walked) -> Result<usize> {
     let gone: Vec<String> = stored
         .into_iter()
         .filter(|p| {
-            let mine = if walked.vanished { p == &walked.prefix || p.starts_with(&dir_prefix) } else { walked.is_dir || p == &walked.prefix };
+            if walked.refused {
+                return p == &walked.prefix || p.starts_with(&dir_prefix);
+            }
+            let mine =
+                if walked.vanished { p == &walked.prefix || p.starts_with(&dir_prefix) } else { walked.is_dir || p == &walked.prefix };
             mine && !seen.contains(p.as_str()) && !errored.contains(p.as_str())
         })
         .collect();
@@ -361,7 +398,17 @@ impl Batch {
                     let labels = enc.conse.labels(&out.logits, 3).join(", ");
                     report.images += 1;
                     let chunk = NewChunk { start: 0, end: 0, text: None, vectors };
-                    files.push(new_file(meta, Kind::Image, title, Some(mime), Some((width, height)), Some(labels), Some(thumbnail), vec![chunk], notes));
+                    files.push(new_file(
+                        meta,
+                        Kind::Image,
+                        title,
+                        Some(mime),
+                        Some((width, height)),
+                        Some(labels),
+                        Some(thumbnail),
+                        vec![chunk],
+                        notes,
+                    ));
                 }
             }
         }

@@ -23,10 +23,26 @@ pub struct Meta {
 }
 
 pub enum Prepared {
-    Unchanged { path: String, file_id: i64, mtime: i64 },
-    Skipped { path: String },
-    Failed { path: String, reason: String, existed: bool },
-    Text { meta: Meta, title: String, text: String, spans: Vec<Span>, notes: Vec<String> },
+    Unchanged {
+        path: String,
+        file_id: i64,
+        mtime: i64,
+    },
+    Skipped {
+        path: String,
+    },
+    Failed {
+        path: String,
+        reason: String,
+        existed: bool,
+    },
+    Text {
+        meta: Meta,
+        title: String,
+        text: String,
+        spans: Vec<Span>,
+        notes: Vec<String>,
+    },
     Image {
         meta: Meta,
         title: String,

@@ -2,12 +2,14 @@
 //! thumbnails and ingest errors. The text and vector indexes are derived from
 //! it and are repaired from it at startup.
 
+pub mod lock;
 mod migrate;
 pub mod rows;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::error::Result;
 pub use rows::*;
@@ -39,20 +41,41 @@ impl Store {
         Ok(Store { conn })
     }
 
+    /// A read-only connection. In WAL mode it reads the last committed
+    /// state without waiting for the writer, and the writer never waits for it.
+    pub fn open_reader(path: &Path) -> Result<Store> {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "query_only", "ON")?;
+        Ok(Store { conn })
+    }
+
     /// Id of a named embedding space, creating it on first use.
     pub fn space_id(&self, name: &str, model: &str, dim: usize) -> Result<i64> {
-        self.conn.execute(
-            "INSERT OR IGNORE INTO spaces(name, model, dim) VALUES (?1, ?2, ?3)",
-            params![name, model, dim as i64],
-        )?;
+        self.conn.execute("INSERT OR IGNORE INTO spaces(name, model, dim) VALUES (?1, ?2, ?3)", params![name, model, dim as i64])?;
         Ok(self.conn.query_row("SELECT id FROM spaces WHERE name = ?1", [name], |r| r.get(0))?)
     }
 
+    pub fn add_root(&self, path: &str) -> Result<()> {
+        self.conn.execute("INSERT OR IGNORE INTO roots(path, added_at) VALUES (?1, ?2)", params![path, now()])?;
+        Ok(())
+    }
+
+    pub fn roots(&self) -> Result<Vec<String>> {
+        let mut st = self.conn.prepare("SELECT path FROM roots ORDER BY path")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every registered space: (id, name, dim).
+    pub fn spaces(&self) -> Result<Vec<(i64, String, usize)>> {
+        let mut st = self.conn.prepare("SELECT id, name, dim FROM spaces ORDER BY id")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as usize)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn file_by_path(&self, path: &str) -> Result<Option<FileRow>> {
-        Ok(self
-            .conn
-            .query_row("SELECT id, path, size, mtime, hash FROM files WHERE path = ?1", [path], FileRow::from_row)
-            .optional()?)
+        Ok(self.conn.query_row("SELECT id, path, size, mtime, hash FROM files WHERE path = ?1", [path], FileRow::from_row).optional()?)
     }
 
     /// Paths of all files whose path starts with `prefix`.
@@ -69,9 +92,7 @@ impl Store {
 
     /// Chunk ids of every item of a file (what the indexes must drop when it goes).
     pub fn chunk_ids_of_file(&self, file_id: i64) -> Result<Vec<(i64, i64)>> {
-        let mut st = self.conn.prepare(
-            "SELECT c.id, c.item_id FROM chunks c JOIN items i ON i.id = c.item_id WHERE i.file_id = ?1",
-        )?;
+        let mut st = self.conn.prepare("SELECT c.id, c.item_id FROM chunks c JOIN items i ON i.id = c.item_id WHERE i.file_id = ?1")?;
         let rows = st.query_map([file_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -82,13 +103,11 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(files.len());
         for f in files {
-            let old_file: Option<i64> =
-                tx.query_row("SELECT id FROM files WHERE path = ?1", [&f.path], |r| r.get(0)).optional()?;
+            let old_file: Option<i64> = tx.query_row("SELECT id FROM files WHERE path = ?1", [&f.path], |r| r.get(0)).optional()?;
             let mut removed = Vec::new();
             if let Some(fid) = old_file {
-                let mut st = tx.prepare_cached(
-                    "SELECT c.id, c.item_id FROM chunks c JOIN items i ON i.id = c.item_id WHERE i.file_id = ?1",
-                )?;
+                let mut st =
+                    tx.prepare_cached("SELECT c.id, c.item_id FROM chunks c JOIN items i ON i.id = c.item_id WHERE i.file_id = ?1")?;
                 removed = st.query_map([fid], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?.collect::<Result<_, _>>()?;
                 tx.execute("DELETE FROM files WHERE id = ?1", [fid])?;
             }
@@ -133,9 +152,7 @@ impl Store {
         let fid: Option<i64> = tx.query_row("SELECT id FROM files WHERE path = ?1", [path], |r| r.get(0)).optional()?;
         let mut removed = Vec::new();
         if let Some(fid) = fid {
-            let mut st = tx.prepare(
-                "SELECT c.id, c.item_id FROM chunks c JOIN items i ON i.id = c.item_id WHERE i.file_id = ?1",
-            )?;
+            let mut st = tx.prepare("SELECT c.id, c.item_id FROM chunks c JOIN items i ON i.id = c.item_id WHERE i.file_id = ?1")?;
             removed = st.query_map([fid], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
             drop(st);
             tx.execute("DELETE FROM files WHERE id = ?1", [fid])?;
@@ -209,6 +226,50 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Vectors of a space in batches of `batch`, so a whole space is never
+    /// held in memory at once; `only` restricts to these chunk ids.
+    pub fn for_each_vector_batch(
+        &self,
+        space_id: i64,
+        only: Option<&[usize]>,
+        batch: usize,
+        mut f: impl FnMut(Vec<(usize, Vec<f32>)>) -> Result<()>,
+    ) -> Result<()> {
+        let mut buf = Vec::with_capacity(batch);
+        let mut push = |id: i64, data: Vec<u8>, buf: &mut Vec<(usize, Vec<f32>)>| -> Result<()> {
+            buf.push((id as usize, blob_to_vec(&data)));
+            if buf.len() >= batch {
+                f(std::mem::take(buf))?;
+            }
+            Ok(())
+        };
+        match only {
+            None => {
+                let mut st = self.conn.prepare("SELECT chunk_id, data FROM vectors WHERE space_id = ?1 AND codec = 'f32'")?;
+                let mut rows = st.query([space_id])?;
+                while let Some(r) = rows.next()? {
+                    push(r.get(0)?, r.get(1)?, &mut buf)?;
+                }
+            }
+            Some(ids) => {
+                let mut st = self.conn.prepare_cached(
+                    "SELECT chunk_id, data FROM vectors WHERE space_id = ?1 AND codec = 'f32' AND chunk_id IN (SELECT value FROM json_each(?2))",
+                )?;
+                for part in ids.chunks(batch.max(1)) {
+                    let list = format!("[{}]", part.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
+                    let mut rows = st.query(params![space_id, list])?;
+                    while let Some(r) = rows.next()? {
+                        push(r.get(0)?, r.get(1)?, &mut buf)?;
+                    }
+                }
+            }
+        }
+        if !buf.is_empty() {
+            f(buf)?;
+        }
+        Ok(())
+    }
+
     pub fn vector_ids_of_space(&self, space_id: i64) -> Result<std::collections::HashSet<usize>> {
         let mut st = self.conn.prepare("SELECT chunk_id FROM vectors WHERE space_id = ?1 AND codec = 'f32'")?;
         let rows = st.query_map([space_id], |r| r.get::<_, i64>(0))?;
@@ -271,9 +332,7 @@ impl Store {
     /// Chunk ids that pass a filter, for filtered search.
     pub fn chunk_ids_matching(&self, f: &crate::search::Filters) -> Result<std::collections::HashSet<usize>> {
         let (cond, args) = f.sql();
-        let sql = format!(
-            "SELECT c.id FROM chunks c JOIN items i ON i.id = c.item_id JOIN files f ON f.id = i.file_id WHERE {cond}"
-        );
+        let sql = format!("SELECT c.id FROM chunks c JOIN items i ON i.id = c.item_id JOIN files f ON f.id = i.file_id WHERE {cond}");
         let mut st = self.conn.prepare(&sql)?;
         let rows = st.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, i64>(0))?;
         Ok(rows.map(|r| r.map(|v| v as usize)).collect::<Result<_, _>>()?)
@@ -284,5 +343,52 @@ impl Store {
         let mut st = self.conn.prepare("SELECT id FROM chunks")?;
         let rows = st.query_map([], |r| r.get::<_, i64>(0))?;
         Ok(rows.map(|r| r.map(|v| v as u64)).collect::<Result<_, _>>()?)
+    }
+}
+
+/// Read connections for searches and status, reused across calls so their
+/// cached statements stay warm. Any number may be out at once.
+pub struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Store>>,
+}
+
+pub struct Reader<'a> {
+    store: Option<Store>,
+    pool: &'a ReadPool,
+}
+
+impl ReadPool {
+    const KEEP: usize = 16;
+
+    pub fn new(path: &Path) -> ReadPool {
+        ReadPool { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) }
+    }
+
+    pub fn get(&self) -> Result<Reader<'_>> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let store = match idle {
+            Some(s) => s,
+            None => Store::open_reader(&self.path)?,
+        };
+        Ok(Reader { store: Some(store), pool: self })
+    }
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store.as_ref().expect("reader present until drop")
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        if let Some(s) = self.store.take() {
+            let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < ReadPool::KEEP {
+                idle.push(s);
+            }
+        }
     }
 }

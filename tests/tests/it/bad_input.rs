@@ -18,7 +18,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 }
 
 /// A valid PNG header whose IHDR claims `w`×`h` pixels, followed by IEND.
-fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+pub fn png_claiming(w: u32, h: u32) -> Vec<u8> {
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut chunk = |kind: &[u8], data: &[u8]| {
         out.extend((data.len() as u32).to_be_bytes());

@@ -25,8 +25,7 @@ fn a_registered_clip_model_adds_a_searchable_space() {
     let m = ClipEncoder::register(&cache.root, &tiny, &cache.dir("clip")).unwrap();
     assert_eq!(m.dim, 8);
 
-    let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(tiny.join("expected.json")).unwrap()).unwrap();
+    let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tiny.join("expected.json")).unwrap()).unwrap();
     let vec = |k: &str| -> Vec<f32> { expected[k].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect() };
 
     let mut cfg = config(&d.path().join("store"));

@@ -6,11 +6,7 @@ use pith_pipeline::{Engine, EngineConfig, SearchHit, SearchRequest};
 
 pub fn models() -> ModelCache {
     let m = ModelCache::from_env();
-    assert!(
-        m.has("minilm-l6-v2-int8") && m.has("efficientnet-lite0"),
-        "models missing in {}: run `make models`",
-        m.root.display()
-    );
+    assert!(m.has("minilm-l6-v2-int8") && m.has("efficientnet-lite0"), "models missing in {}: run `make models`", m.root.display());
     m
 }
 

@@ -29,7 +29,9 @@ fn sigkill_mid_ingest_leaves_a_store_that_reopens_consistent() {
     // Kill once the store has committed some files, but before the ingest ends.
     let t0 = Instant::now();
     let committed = || -> i64 {
-        let Ok(c) = rusqlite::Connection::open_with_flags(store.join("pith.sqlite"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else { return 0 };
+        let Ok(c) = rusqlite::Connection::open_with_flags(store.join("pith.sqlite"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
+            return 0;
+        };
         c.query_row("SELECT count(*) FROM files", [], |r| r.get(0)).unwrap_or(0)
     };
     while committed() == 0 && t0.elapsed() < Duration::from_secs(120) {

@@ -3,6 +3,7 @@ mod clip;
 mod common;
 mod crash;
 mod encoders;
+mod hardening;
 mod search;
-mod web;
 mod serve;
+mod web;

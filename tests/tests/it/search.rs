@@ -33,11 +33,8 @@ fn more_like_this_ranks_the_photo_itself_first() {
     let e = engine(&d.path().join("store"));
     ingest_dir(&e, &dir);
     for name in ["chelsea.png", "rocket.jpg"] {
-        let id = search(&e, name.trim_end_matches(".png").trim_end_matches(".jpg"), 10)
-            .into_iter()
-            .find(|h| file_name(h) == name)
-            .unwrap()
-            .id;
+        let id =
+            search(&e, name.trim_end_matches(".png").trim_end_matches(".jpg"), 10).into_iter().find(|h| file_name(h) == name).unwrap().id;
         let similar = e.similar(id, 3).unwrap();
         assert_eq!(similar[0].id, id, "{name}");
         assert!(similar.len() == 3 && similar.iter().all(|h| h.kind == "image"));

@@ -31,7 +31,12 @@ fn start(store: &Path, watch: &Path) -> Server {
         .unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("pith is serving http://").unwrap_or_else(|| panic!("unexpected first line: {line:?}")).trim_end_matches('/').to_string();
+    let addr = line
+        .trim()
+        .strip_prefix("pith is serving http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .trim_end_matches('/')
+        .to_string();
     Server { child, addr }
 }
 
@@ -116,7 +121,15 @@ fn serve_watches_a_folder_and_the_page_renders_in_chromium() {
     let chrome = |extra: &[&str]| {
         let profile = tempfile::tempdir().unwrap();
         let out = Command::new("chromium")
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .args(extra)
             .arg(&url)
@@ -151,4 +164,39 @@ fn serve_watches_a_folder_and_the_page_renders_in_chromium() {
         assert!(t.elapsed() < Duration::from_secs(15), "did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+fn text_paths(addr: &str, q: &str) -> Vec<String> {
+    let (status, body) = http_get(addr, &format!("/api/search?q={}&kind=text&k=50", q.replace(' ', "+")));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    v["results"].as_array().unwrap().iter().map(|h| h["path"].as_str().unwrap().to_string()).collect()
+}
+
+/// The bug: events for `.env` and `.git/COMMIT_EDITMSG` created after start
+/// were indexed, and a store inside the watched folder indexed its own files.
+#[test]
+fn watch_never_indexes_hidden_files_or_its_own_store() {
+    let d = tempfile::tempdir().unwrap();
+    let watch = d.path().join("home");
+    std::fs::create_dir_all(&watch).unwrap();
+    let watch = watch.canonicalize().unwrap();
+    let store = watch.join("pith-data");
+    let srv = start(&store, &watch);
+    let a = srv.addr.clone();
+    std::fs::write(watch.join(".env"), "SECRET_TOKEN=hunter2 secret").unwrap();
+    std::fs::create_dir_all(watch.join(".git")).unwrap();
+    std::fs::write(watch.join(".git/COMMIT_EDITMSG"), "secret commit").unwrap();
+    std::fs::write(watch.join("visible.txt"), "Not a secret: the bakery opens at seven.").unwrap();
+    wait_until("visible.txt to become searchable", || text_paths(&a, "secret bakery").iter().any(|p| p.ends_with("visible.txt")));
+    // Give the hidden files' events time to have been processed, too.
+    std::thread::sleep(Duration::from_millis(1500));
+    let paths = text_paths(&a, "secret");
+    assert!(paths.iter().all(|p| p.ends_with("visible.txt")), "{paths:?}");
+    let (_, body) = http_get(&a, "/api/status");
+    let st: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(st["counts"]["files"], 1, "{st}");
+    let errors = st["errors"].as_array().unwrap();
+    assert!(errors.iter().all(|e| !e["path"].as_str().unwrap().contains("pith-data")), "{errors:?}");
+    drop(srv);
 }

@@ -78,7 +78,8 @@ async fn every_endpoint_answers_and_every_error_has_one_shape() {
     let (_, _, b) = get(st, "/api/search?q=passport&after=2999-01-01").await;
     assert!(json(&b)["results"].as_array().unwrap().is_empty());
 
-    let post = Request::post("/api/search").header(header::CONTENT_TYPE, "application/json").body(Body::from(r#"{"q":"a cat","k":1}"#)).unwrap();
+    let post =
+        Request::post("/api/search").header(header::CONTENT_TYPE, "application/json").body(Body::from(r#"{"q":"a cat","k":1}"#)).unwrap();
     let (s, _, b) = call(st, post).await;
     assert_eq!((s, json(&b)["results"][0]["id"].as_i64()), (StatusCode::OK, Some(f.cat_id)));
 
@@ -96,7 +97,11 @@ async fn every_endpoint_answers_and_every_error_has_one_shape() {
     assert!(h[header::CACHE_CONTROL].to_str().unwrap().contains("immutable"));
     assert!(image::load_from_memory(&b).is_ok());
     let etag = h[header::ETAG].clone();
-    let (s, _, _) = call(st, Request::get(format!("/api/items/{}/thumbnail", f.cat_id)).header(header::IF_NONE_MATCH, etag).body(Body::empty()).unwrap()).await;
+    let (s, _, _) = call(
+        st,
+        Request::get(format!("/api/items/{}/thumbnail", f.cat_id)).header(header::IF_NONE_MATCH, etag).body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(s, StatusCode::NOT_MODIFIED);
 
     let (s, _, b) = get(st, &format!("/api/items/{}/original", f.cat_id)).await;
@@ -120,7 +125,17 @@ async fn every_endpoint_answers_and_every_error_has_one_shape() {
     }
 
     // 400s.
-    for uri in ["/api/search", "/api/search?q=", "/api/search?q=x&k=abc", "/api/search?q=x&k=0", "/api/search?q=x&kind=video", "/api/search?q=x&after=yesterday", "/api/search?q=x&mode=magic", "/api/items/abc", "/api/items/-3/similar"] {
+    for uri in [
+        "/api/search",
+        "/api/search?q=",
+        "/api/search?q=x&k=abc",
+        "/api/search?q=x&k=0",
+        "/api/search?q=x&kind=video",
+        "/api/search?q=x&after=yesterday",
+        "/api/search?q=x&mode=magic",
+        "/api/items/abc",
+        "/api/items/-3/similar",
+    ] {
         let (s, _, b) = get(st, uri).await;
         assert_eq!((s, error_code(&b).as_str()), (StatusCode::BAD_REQUEST, "bad_request"), "{uri}");
     }
@@ -133,7 +148,14 @@ async fn every_endpoint_answers_and_every_error_has_one_shape() {
     assert_eq!((s, error_code(&b).as_str()), (StatusCode::BAD_REQUEST, "bad_request"));
 
     // 404s.
-    for uri in ["/api/items/999999", "/api/items/999999/thumbnail", "/api/items/999999/original", "/api/items/999999/similar", "/nope", "/items/999999"] {
+    for uri in [
+        "/api/items/999999",
+        "/api/items/999999/thumbnail",
+        "/api/items/999999/original",
+        "/api/items/999999/similar",
+        "/nope",
+        "/items/999999",
+    ] {
         let (s, _, b) = get(st, uri).await;
         assert_eq!((s, error_code(&b).as_str()), (StatusCode::NOT_FOUND, "not_found"), "{uri}");
     }
@@ -150,16 +172,25 @@ async fn every_endpoint_answers_and_every_error_has_one_shape() {
 async fn api_key_guards_every_route() {
     let f = fixture();
     let mut st = f.state.clone();
-    st.api_key = Some(Arc::from("s3cret"));
+    st.api_key = Some(pith_web::state::ApiKey::new("s3cret"));
     for uri in ["/healthz", "/", "/api/search?q=cat", "/api/status", "/static/style.css"] {
         let (s, _, b) = get(&st, uri).await;
         assert_eq!((s, error_code(&b).as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"), "{uri}");
     }
     let ok = Request::get("/api/search?q=cat").header("x-api-key", "s3cret").body(Body::empty()).unwrap();
     assert_eq!(call(&st, ok).await.0, StatusCode::OK);
-    let (s, h, _) = get(&st, "/?q=cat&key=s3cret").await;
+    let bearer = Request::get("/api/status").header("authorization", "Bearer s3cret").body(Body::empty()).unwrap();
+    assert_eq!(call(&st, bearer).await.0, StatusCode::OK);
+    // `?key=` is URL-decoded (%63 is "c") and answered with a session cookie
+    // that carries a derived token, never the key itself.
+    let (s, h, _) = get(&st, "/?q=cat&key=s3%63ret").await;
     assert_eq!(s, StatusCode::OK);
-    assert!(h[header::SET_COOKIE].to_str().unwrap().starts_with("pith_key=s3cret"));
+    let cookie = h[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert!(cookie.starts_with("pith_session=") && !cookie.contains("s3cret"), "{cookie}");
+    let with_cookie = Request::get("/api/status").header("cookie", cookie.as_str()).body(Body::empty()).unwrap();
+    assert_eq!(call(&st, with_cookie).await.0, StatusCode::OK);
+    let raw_key_cookie = Request::get("/api/status").header("cookie", "pith_session=s3cret").body(Body::empty()).unwrap();
+    assert_eq!(call(&st, raw_key_cookie).await.0, StatusCode::UNAUTHORIZED);
     let wrong = Request::get("/healthz").header("authorization", "Bearer nope").body(Body::empty()).unwrap();
     assert_eq!(call(&st, wrong).await.0, StatusCode::UNAUTHORIZED);
 }
@@ -171,7 +202,13 @@ async fn overload_answers_503_with_retry_after() {
     let st = f.state.clone().with_limits(1, Duration::from_millis(1));
     let slow = {
         let st = st.clone();
-        tokio::spawn(async move { st.run(|_| { std::thread::sleep(Duration::from_millis(500)); Ok(()) }).await })
+        tokio::spawn(async move {
+            st.run(|_| {
+                std::thread::sleep(Duration::from_millis(500));
+                Ok(())
+            })
+            .await
+        })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (s, h, b) = get(&st, "/api/search?q=cat").await;
@@ -181,13 +218,68 @@ async fn overload_answers_503_with_retry_after() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn originals_are_served_only_from_served_roots() {
+async fn original_replaced_by_a_symlink_out_of_the_roots_is_not_served() {
     let f = fixture();
-    let mut st = f.state.clone();
-    st.roots = Arc::new(vec![std::path::PathBuf::from("/somewhere/else")]);
-    let (s, _, b) = get(&st, &format!("/api/items/{}/original", f.cat_id)).await;
+    let st = &f.state;
+    let note = json(&get(st, &format!("/api/items/{}", f.note_id)).await.2)["path"].as_str().unwrap().to_string();
+    let (s, _, b) = get(st, &format!("/api/items/{}/original", f.note_id)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&b).contains("Lisbon"));
+    // After indexing, the file becomes a link to a file outside every root.
+    let secret = f._dir.path().join("secret.txt");
+    std::fs::write(&secret, "root password").unwrap();
+    std::fs::remove_file(&note).unwrap();
+    std::os::unix::fs::symlink(&secret, &note).unwrap();
+    let (s, _, b) = get(st, &format!("/api/items/{}/original", f.note_id)).await;
     assert_eq!((s, error_code(&b).as_str()), (StatusCode::NOT_FOUND, "not_found"));
+    assert!(!String::from_utf8_lossy(&b).contains("root password"));
+    // A link to a folder is no regular file either.
+    std::fs::remove_file(&note).unwrap();
+    std::os::unix::fs::symlink(f._dir.path(), &note).unwrap();
+    assert_eq!(get(st, &format!("/api/items/{}/original", f.note_id)).await.0, StatusCode::NOT_FOUND);
     // Traversal-looking ids are just bad ids.
-    let (s, _, _) = get(&f.state, "/api/items/..%2F..%2Fetc%2Fpasswd/original").await;
+    let (s, _, _) = get(st, "/api/items/..%2F..%2Fetc%2Fpasswd/original").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_host_names_are_refused_without_a_key() {
+    let f = fixture();
+    let with_host = |h: &str| Request::get("/api/search?q=cat").header(header::HOST, h).body(Body::empty()).unwrap();
+    let (s, _, b) = call(&f.state, with_host("evil.example:7700")).await;
+    assert_eq!((s, error_code(&b).as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+    for h in ["localhost:7700", "127.0.0.1:7700", "[::1]:7700"] {
+        assert_eq!(call(&f.state, with_host(h)).await.0, StatusCode::OK, "{h}");
+    }
+    let mut allowed = f.state.clone();
+    allowed.allow_hosts = Arc::new(vec!["nas.home".into()]);
+    assert_eq!(call(&allowed, with_host("nas.home:7700")).await.0, StatusCode::OK);
+    // With a key, the key is the guard: any host name, but the key is needed.
+    let mut keyed = f.state.clone();
+    keyed.api_key = Some(pith_web::state::ApiKey::new("k"));
+    let req = Request::get("/api/search?q=cat").header(header::HOST, "evil.example").header("x-api-key", "k").body(Body::empty()).unwrap();
+    assert_eq!(call(&keyed, req).await.0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_uploads_are_4xx_never_5xx() {
+    let f = fixture();
+    let st = &f.state;
+    let mut strip = Vec::new();
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(16000, 1, image::Rgb([9, 9, 9])))
+        .write_to(&mut std::io::Cursor::new(&mut strip), image::ImageFormat::Png)
+        .unwrap();
+    // A 16000×1 strip is an image like any other (cropped, not resized to 4M×256).
+    let (ct, body) = multipart("image", &strip);
+    let (s, _, b) = call(st, Request::post("/api/search").header(header::CONTENT_TYPE, ct).body(Body::from(body)).unwrap()).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    for (name, bytes) in [
+        ("huge header", super::bad_input::png_claiming(100_000, 100_000)),
+        ("bomb", super::bad_input::png_claiming(15_000, 15_000)),
+        ("garbage", b"GIF89a not really".to_vec()),
+    ] {
+        let (ct, body) = multipart("image", &bytes);
+        let (s, _, b) = call(st, Request::post("/api/search").header(header::CONTENT_TYPE, ct).body(Body::from(body)).unwrap()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{name}: {}", String::from_utf8_lossy(&b));
+    }
 }
