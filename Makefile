@@ -9,7 +9,7 @@ export PITH_MODELS
 PYTHON ?= python3
 TESTDATA := target/testdata
 
-.PHONY: all deps models testdata build serve test bench eval eval-beir eval-captions reference clean
+.PHONY: all deps models testdata build serve test lint bench eval eval-beir eval-captions reference clean
 
 all: build
 
@@ -36,10 +36,16 @@ serve: build
 	./target/release/pith serve --addr $(ADDR) --watch "$(DIR)"
 
 ## Unit tests and the integration-test binary (real models, generated data).
-test: models testdata
+test: models testdata lint
 	cargo build -p pith
 	cargo test --workspace --lib --bins
 	cargo test -p pith-tests --test integration
+
+## Formatting and lints, as CI runs them.
+lint:
+	@rustup component add rustfmt clippy >/dev/null 2>&1 || true
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
 
 ## Quality and speed on ../shared/data (not part of the tests).
 eval: eval-beir eval-captions

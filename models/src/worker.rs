@@ -6,6 +6,7 @@
 //! itself, so a model that fails to load fails `spawn`, not the first request.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
@@ -21,7 +22,8 @@ pub struct Worker<I, O> {
     name: String,
     tx: Option<Sender<Job<I, O>>>,
     joins: Vec<JoinHandle<()>>,
-    calls: AtomicU64,
+    /// Jobs the handlers have run (counted on the worker threads, after the handler).
+    calls: Arc<AtomicU64>,
 }
 
 impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
@@ -56,8 +58,9 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
         let replicas = inits.len();
         let (ready_tx, ready_rx) = bounded::<Result<()>>(replicas);
         let mut joins = Vec::new();
+        let calls = Arc::new(AtomicU64::new(0));
         for (r, init) in inits.into_iter().enumerate() {
-            let (rx, ready_tx) = (rx.clone(), ready_tx.clone());
+            let (rx, ready_tx, calls) = (rx.clone(), ready_tx.clone(), calls.clone());
             let join = std::thread::Builder::new()
                 .name(format!("encoder-{name}-{r}"))
                 .spawn(move || {
@@ -96,7 +99,10 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
                             }
                         }
                         let (inputs, replies): (Vec<I>, Vec<Sender<Result<O>>>) = jobs.into_iter().map(|j| (j.input, j.reply)).unzip();
-                        match handler(inputs) {
+                        let n = inputs.len() as u64;
+                        let result = handler(inputs);
+                        calls.fetch_add(n, Ordering::Relaxed);
+                        match result {
                             Ok(outs) if outs.len() == replies.len() => {
                                 for (r, o) in replies.into_iter().zip(outs) {
                                     let _ = r.send(Ok(o));
@@ -119,7 +125,7 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
                 .map_err(|e| ModelError::Ort(format!("spawning encoder thread: {e}")))?;
             joins.push(join);
         }
-        let worker = Worker { name: name.to_string(), tx: Some(tx), joins, calls: AtomicU64::new(0) };
+        let worker = Worker { name: name.to_string(), tx: Some(tx), joins, calls };
         for _ in 0..replicas {
             // On error `worker` drops here, which closes the queue and joins the others.
             ready_rx.recv().map_err(|_| ModelError::WorkerGone(name.to_string()))??;
@@ -135,7 +141,6 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
     /// Queue one job; its answer comes from [`Pending::wait`]. Submitting
     /// several before waiting keeps every replica busy.
     pub fn submit(&self, input: I) -> Result<Pending<O>> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
         let (reply, rx) = bounded(1);
         let gone = || ModelError::WorkerGone(self.name.clone());
         self.tx.as_ref().ok_or_else(gone)?.send(Job { input, reply }).map_err(|_| gone())?;
@@ -156,7 +161,9 @@ impl<O> Pending<O> {
 }
 
 impl<I, O> Worker<I, O> {
-    /// Jobs run so far (lets tests prove that no encoder work happened).
+    /// Jobs the model threads have run so far (lets tests prove that no
+    /// encoder work happened). Counted where the work is done, not where it
+    /// is asked for, so a lost or doubled job shows.
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
     }
@@ -227,5 +234,26 @@ mod tests {
             assert!(total <= 10 || total == x, "job {x} merged into a batch of weight {total}");
         }
         assert_eq!(w.calls(), weights.len() as u64);
+    }
+
+    #[test]
+    fn calls_count_jobs_run_not_jobs_asked_for() {
+        let w = Worker::spawn_pool(
+            "slow",
+            vec![|| {
+                Ok(|xs: Vec<u32>| {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    Ok(xs)
+                })
+            }],
+            1,
+            |_| 1,
+        )
+        .unwrap();
+        let p = w.submit(1).unwrap();
+        // Submitted but not yet run: nothing counted.
+        assert_eq!(w.calls(), 0);
+        p.wait().unwrap();
+        assert_eq!(w.calls(), 1);
     }
 }

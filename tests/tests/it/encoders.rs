@@ -72,6 +72,14 @@ fn image_predictions_match_python_reference() {
         let p0 = case["top5"][0]["prob"].as_f64().unwrap() as f32;
         assert!((p[want[0]] - p0).abs() < 0.05, "{file}: p {} vs {p0}", p[want[0]]);
         assert_eq!(out.features.len(), 1280);
+        // The pooled features (what "more like this" uses) match Python's too.
+        let l2 = out.features.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let want_l2 = case["features_l2"].as_f64().unwrap() as f32;
+        assert!((l2 - want_l2).abs() < 0.01 * want_l2, "{file}: features L2 {l2} vs {want_l2}");
+        for (i, w) in case["features_first16"].as_array().unwrap().iter().enumerate() {
+            let w = w.as_f64().unwrap() as f32;
+            assert!((out.features[i] - w).abs() < 0.03 + 0.03 * w.abs(), "{file}: feature {i} = {} vs {w}", out.features[i]);
+        }
     }
 }
 

@@ -68,9 +68,13 @@ fn hidden_ignored_own_and_outside_link_paths_are_never_indexed() {
     assert_eq!((r.added, r.failed, stored_paths(&e).len()), (0, 1, 1), "{r:?}");
     // An event for a hidden path goes through the same policy.
     let root = root.canonicalize().unwrap();
-    let r =
-        pith_pipeline::ingest::ingest_changed(&e, &[root.clone()], &[root.join(".env"), root.join("pith-data/pith.sqlite")], &NoProgress)
-            .unwrap();
+    let r = pith_pipeline::ingest::ingest_changed(
+        &e,
+        std::slice::from_ref(&root),
+        &[root.join(".env"), root.join("pith-data/pith.sqlite")],
+        &NoProgress,
+    )
+    .unwrap();
     assert_eq!((r.added, r.files_seen), (0, 0), "{r:?}");
     assert_eq!(stored_paths(&e).len(), 1);
 }
@@ -203,7 +207,7 @@ fn hostile_images_cost_one_error_record_each() {
         enc.encode_frames(frames).unwrap();
     }
     let e = engine(&d.path().join("store"));
-    let r = ingest(&e, &[dir.clone()], &NoProgress).unwrap();
+    let r = ingest(&e, std::slice::from_ref(&dir), &NoProgress).unwrap();
     // Strips and the animation are images (cropped; first frame); the
     // claims of impossible sizes are one error each.
     assert_eq!((r.images, r.failed), (3, 3), "{r:?}");
