@@ -46,6 +46,7 @@ lint:
 	@rustup component add rustfmt clippy >/dev/null 2>&1 || true
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	python3 scripts/check_module_cycles.py pipeline/src
 
 ## Quality and speed on ../shared/data (not part of the tests).
 eval: eval-beir eval-captions

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
-use crate::ingest::policy::IgnorePolicy;
+use crate::policy::IgnorePolicy;
 use crate::store::lock::WriterLock;
 use crate::store::{ReadPool, Reader};
 
@@ -46,7 +46,7 @@ pub struct EngineConfig {
     pub chunk_overlap: usize,
     pub conse: ConseConfig,
     pub rrf_k: f32,
-    pub weights: crate::search::Weights,
+    pub weights: crate::types::Weights,
 }
 
 impl EngineConfig {

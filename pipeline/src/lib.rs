@@ -13,9 +13,11 @@ pub mod eval;
 pub mod fusion;
 pub mod index;
 pub mod ingest;
+pub mod policy;
 pub mod search;
 pub mod snippet;
 pub mod store;
+pub mod types;
 pub mod watch;
 
 pub use engine::{Engine, EngineConfig};

@@ -5,7 +5,6 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use rusqlite::types::Value;
 use serde::{Deserialize, Serialize};
 
 use crate::encoders::space;
@@ -14,7 +13,7 @@ use crate::error::{PipelineError, Result};
 use crate::fusion::rrf;
 use crate::index::vector::exact_top_k;
 use crate::snippet::snippet;
-use crate::store::Kind;
+pub use crate::types::{Filters, Kind, Weights};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -33,71 +32,6 @@ impl Mode {
             "vector" => Some(Mode::Vector),
             _ => None,
         }
-    }
-}
-
-/// RRF weight of each ranked list.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Weights {
-    pub bm25: f32,
-    pub text: f32,
-    pub conse: f32,
-    pub clip: f32,
-}
-
-impl Default for Weights {
-    fn default() -> Self {
-        Weights { bm25: 1.0, text: 1.0, conse: 1.0, clip: 1.0 }
-    }
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Filters {
-    pub kind: Option<Kind>,
-    /// Only files whose path starts with this.
-    pub path_prefix: Option<String>,
-    /// Modified at or after (seconds since epoch).
-    pub after: Option<i64>,
-    /// Modified before (seconds since epoch).
-    pub before: Option<i64>,
-    /// File extensions, lower case, without the dot.
-    pub ext: Vec<String>,
-}
-
-impl Filters {
-    pub fn is_empty(&self) -> bool {
-        self.kind.is_none() && self.path_prefix.is_none() && self.after.is_none() && self.before.is_none() && self.ext.is_empty()
-    }
-
-    /// SQL condition over `i` (items) and `f` (files), with its arguments.
-    pub fn sql(&self) -> (String, Vec<Value>) {
-        let mut cond = vec!["1".to_string()];
-        let mut args = Vec::new();
-        if let Some(k) = self.kind {
-            args.push(Value::Text(k.as_str().into()));
-            cond.push(format!("i.kind = ?{}", args.len()));
-        }
-        if let Some(p) = &self.path_prefix {
-            args.push(Value::Text(p.clone()));
-            cond.push(format!("substr(f.path, 1, length(?{0})) = ?{0}", args.len()));
-        }
-        if let Some(a) = self.after {
-            args.push(Value::Integer(a));
-            cond.push(format!("f.mtime >= ?{}", args.len()));
-        }
-        if let Some(b) = self.before {
-            args.push(Value::Integer(b));
-            cond.push(format!("f.mtime < ?{}", args.len()));
-        }
-        if !self.ext.is_empty() {
-            let mut ors = Vec::new();
-            for e in &self.ext {
-                args.push(Value::Text(format!("%.{}", e.trim_start_matches('.').to_ascii_lowercase())));
-                ors.push(format!("lower(f.path) LIKE ?{}", args.len()));
-            }
-            cond.push(format!("({})", ors.join(" OR ")));
-        }
-        (cond.join(" AND "), args)
     }
 }
 

@@ -14,7 +14,7 @@ use notify::RecursiveMode;
 use serde::Serialize;
 
 use crate::engine::Engine;
-use crate::ingest::policy::Skip;
+use crate::policy::Skip;
 use crate::ingest::{ingest, ingest_changed, Progress};
 
 /// Shared, lock-light view of the daemon for the status page.
@@ -155,8 +155,8 @@ pub fn watch(engine: Arc<Engine>, roots: Vec<PathBuf>, status: Arc<WatchStatus>)
 
     let mut pending: HashMap<PathBuf, (Instant, Option<(u64, i64)>)> = HashMap::new();
     let mut last_poll = Instant::now();
-    let checkers: Vec<(PathBuf, crate::ingest::policy::Checker)> =
-        roots.iter().map(|r| (r.clone(), crate::ingest::policy::Checker::new(&engine.policy, r))).collect();
+    let checkers: Vec<(PathBuf, crate::policy::Checker)> =
+        roots.iter().map(|r| (r.clone(), crate::policy::Checker::new(&engine.policy, r))).collect();
     // Events for paths the policy refuses (hidden files, pith's own store
     // inside a root) are dropped here, so they never cause work.
     let wanted = |p: &std::path::Path| {

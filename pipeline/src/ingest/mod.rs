@@ -3,7 +3,7 @@
 //! batch to the store and indexes in one go. One bad file yields one error
 //! record and never stops the run.
 
-pub mod policy;
+pub use crate::policy;
 mod prepare;
 mod walk;
 

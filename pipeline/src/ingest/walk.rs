@@ -7,7 +7,7 @@ use std::path::Path;
 
 use std::sync::{Arc, Mutex};
 
-use super::policy::{Checker, IgnorePolicy, Skip};
+use crate::policy::{Checker, IgnorePolicy, Skip};
 use crate::error::{PipelineError, Result};
 
 #[derive(Debug, Clone)]

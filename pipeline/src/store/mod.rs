@@ -330,7 +330,7 @@ impl Store {
     }
 
     /// Chunk ids that pass a filter, for filtered search.
-    pub fn chunk_ids_matching(&self, f: &crate::search::Filters) -> Result<std::collections::HashSet<usize>> {
+    pub fn chunk_ids_matching(&self, f: &crate::types::Filters) -> Result<std::collections::HashSet<usize>> {
         let (cond, args) = f.sql();
         let sql = format!("SELECT c.id FROM chunks c JOIN items i ON i.id = c.item_id JOIN files f ON f.id = i.file_id WHERE {cond}");
         let mut st = self.conn.prepare(&sql)?;

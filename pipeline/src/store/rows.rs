@@ -2,28 +2,7 @@
 
 use rusqlite::Row;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Text,
-    Image,
-}
-
-impl Kind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Kind::Text => "text",
-            Kind::Image => "image",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "text" | "texts" => Some(Kind::Text),
-            "image" | "images" => Some(Kind::Image),
-            _ => None,
-        }
-    }
-}
+pub use crate::types::Kind;
 
 #[derive(Debug, Clone)]
 pub struct FileRow {
