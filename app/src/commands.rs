@@ -175,9 +175,10 @@ fn status(cfg: EngineConfig, json: bool, errors: usize) -> Result<()> {
     let c = &s.counts;
     println!("files: {}  text items: {}  images: {}  chunks: {}  vectors: {}", c.files, c.text_items, c.image_items, c.chunks, c.vectors);
     let mut spaces = s.spaces.clone();
-    spaces.sort();
-    for (name, n) in spaces {
-        println!("space {name}: {n} vectors");
+    spaces.sort_by(|a, b| (&a.label, &a.state).cmp(&(&b.label, &b.state)));
+    for sp in spaces {
+        let pending = if sp.pending > 0 { format!(", {} pending backfill", sp.pending) } else { String::new() };
+        println!("space {}: {} vectors ({}, {}-d, {}{pending})", sp.label, sp.vectors, sp.model, sp.dim, sp.state);
     }
     println!("ingest errors: {}", c.errors);
     for e in &s.errors {
@@ -303,7 +304,7 @@ fn models(cfg: EngineConfig, m: ModelsCmd) -> Result<()> {
             std::fs::create_dir_all(&cache.root)?;
             let m = pith_models::ClipEncoder::register(&cache.root, &dir, &dest)?;
             println!("registered CLIP model from {} ({}-d) in {}", dir.display(), m.dim, dest.display());
-            println!("re-ingest image folders to embed them in the clip space");
+            println!("photos already indexed get CLIP vectors at the next `pith ingest` or `pith serve` (backfill)");
         }
         ModelsCmd::Verify => {
             let mut bad = 0;

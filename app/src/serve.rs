@@ -88,6 +88,15 @@ pub fn serve(cfg: EngineConfig, args: ServeArgs) -> Result<()> {
         });
     }
     let (status, watcher) = start_watcher(&engine, &roots);
+    if roots.is_empty() {
+        // Without a watcher (whose startup scan backfills), fill new spaces here.
+        let e = engine.clone();
+        std::thread::spawn(move || match e.backfill(&pith_pipeline::ingest::NoProgress) {
+            Ok(r) if !r.added.is_empty() => tracing::info!(?r, "backfill done"),
+            Ok(_) => {}
+            Err(err) => tracing::error!(error = %err, "backfill failed"),
+        });
+    }
     let mut state = AppState::new(engine.clone());
     state.watch = (!roots.is_empty()).then(|| status.clone());
     state.roots = Arc::new(roots.clone());

@@ -37,4 +37,23 @@ impl ModelCache {
     pub fn root(&self) -> &Path {
         &self.root
     }
+
+    /// Identity of an installed model: its catalog name and the start of the
+    /// sha256 of its weights (`minilm-l6-v2-int8@1f2e3d4c5b6a`), so replacing
+    /// a model's files with other weights yields another identity (and
+    /// another embedding space).
+    pub fn model_id(&self, name: &str) -> Option<String> {
+        let m = crate::Manifest::read(&self.dir(name)).ok()?;
+        let mut weights: Vec<&str> = m.files.iter().filter(|f| f.path.ends_with(".onnx")).map(|f| f.sha256.as_str()).collect();
+        if weights.is_empty() {
+            weights = m.files.iter().map(|f| f.sha256.as_str()).collect();
+        }
+        let joined = weights.join("+");
+        let short = if weights.len() == 1 {
+            joined[..joined.len().min(12)].to_string()
+        } else {
+            crate::manifest::sha256_hex(joined.as_bytes())[..12].to_string()
+        };
+        Some(format!("{name}@{short}"))
+    }
 }

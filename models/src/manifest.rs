@@ -139,6 +139,11 @@ pub fn write_manifest(dir: &Path, mut m: Manifest, files: &[&str]) -> Result<Man
     Ok(m)
 }
 
+/// Hex sha256 of bytes in memory.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,15 @@ pub mod space {
     pub const VISUAL: &str = "visual";
     /// A user-supplied CLIP model's joint space.
     pub const CLIP: &str = "clip";
+
+    /// The kind of item whose chunks a space holds vectors for.
+    pub fn kind_of(label: &str) -> &'static str {
+        if label == TEXT {
+            "text"
+        } else {
+            "image"
+        }
+    }
 }
 
 pub struct Encoders {

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use crate::policy::IgnorePolicy;
 use crate::store::lock::WriterLock;
+use crate::store::spaces::SpaceRow;
 use crate::store::{ReadPool, Reader};
 
 use pith_models::ModelCache;
@@ -82,7 +83,8 @@ pub struct Engine {
     readers: ReadPool,
     _lock: Option<WriterLock>,
     pub(crate) text: TextIndex,
-    pub(crate) spaces: RwLock<HashMap<String, (i64, Arc<VectorIndex>)>>,
+    /// Every live space (see `store::spaces`), with its graph.
+    pub(crate) spaces: RwLock<Vec<Space>>,
     encoders: OnceLock<Encoders>,
     encoders_lock: Mutex<()>,
 }
@@ -103,19 +105,51 @@ impl Consistency {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Status {
     pub data_dir: String,
     pub counts: Counts,
-    pub spaces: Vec<(String, usize)>,
+    pub spaces: Vec<SpaceStatus>,
     pub errors: Vec<ErrorRow>,
 }
 
-const SPACE_DIMS: &[(&str, &str, usize)] = &[
-    (space::TEXT, pith_models::catalog::TEXT_MODEL, 384),
-    (space::CONSE, pith_models::catalog::TEXT_MODEL, 384),
-    (space::VISUAL, pith_models::catalog::IMAGE_MODEL, 1280),
-];
+/// A live embedding space and its graph.
+#[derive(Clone)]
+pub struct Space {
+    pub row: SpaceRow,
+    /// Its model is the one loaded now: ingest writes here, backfill fills it.
+    pub current: bool,
+    pub ix: Arc<VectorIndex>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SpaceStatus {
+    pub label: String,
+    pub model: String,
+    pub dim: usize,
+    pub state: String,
+    pub vectors: usize,
+    /// Items' chunks still waiting for a vector in this space.
+    pub pending: usize,
+}
+
+/// The spaces the installed models fill: (label, model identity, dim).
+fn wanted_spaces(models: &pith_models::ModelCache) -> Vec<(&'static str, String, usize)> {
+    let id = |n: &str| models.model_id(n).unwrap_or_else(|| n.to_string());
+    let (text, image) = (id(pith_models::catalog::TEXT_MODEL), id(pith_models::catalog::IMAGE_MODEL));
+    let mut out =
+        vec![(space::TEXT, text.clone(), 384), (space::CONSE, format!("conse({image}+{text})"), 384), (space::VISUAL, image, 1280)];
+    if models.has(pith_models::catalog::CLIP_MODEL) {
+        if let Ok(c) = pith_models::ClipEncoder::read_config(&models.dir(pith_models::catalog::CLIP_MODEL)) {
+            out.push((space::CLIP, id(pith_models::catalog::CLIP_MODEL), c.embed_dim));
+        }
+    }
+    out
+}
+
+fn vectors_dir(data_dir: &std::path::Path, id: i64) -> PathBuf {
+    data_dir.join("vectors").join(id.to_string())
+}
 
 impl Engine {
     /// Open (or create) a store as its one writer.
@@ -136,18 +170,11 @@ impl Engine {
                 TextIndex::open(&dir)?
             }
         };
-        let mut dims: Vec<(String, String, usize)> = SPACE_DIMS.iter().map(|(n, m, d)| (n.to_string(), m.to_string(), *d)).collect();
-        if cfg.models.has(pith_models::catalog::CLIP_MODEL) {
-            if let Ok(c) = pith_models::ClipEncoder::read_config(&cfg.models.dir(pith_models::catalog::CLIP_MODEL)) {
-                dims.push((space::CLIP.into(), pith_models::catalog::CLIP_MODEL.into(), c.embed_dim));
-            }
+        let wanted = wanted_spaces(&cfg.models);
+        for (label, model, dim) in &wanted {
+            store.register_space(label, model, *dim)?;
         }
-        let mut spaces = HashMap::new();
-        for (name, model, dim) in dims {
-            let id = store.space_id(&name, &model, dim)?;
-            let ix = VectorIndex::load_or_empty(&name, dim, &cfg.data_dir.join("vectors").join(&name));
-            spaces.insert(name, (id, Arc::new(ix)));
-        }
+        let spaces = load_spaces(&store, &wanted, &cfg.data_dir)?;
         let engine = Engine {
             policy: IgnorePolicy::new(&[&cfg.data_dir, &cfg.models.root]),
             readers: ReadPool::new(&db),
@@ -174,11 +201,7 @@ impl Engine {
         }
         let readers = ReadPool::new(&db);
         let text = TextIndex::open_read_only(&cfg.data_dir.join("text"))?;
-        let mut spaces = HashMap::new();
-        for (id, name, dim) in readers.get()?.spaces()? {
-            let ix = VectorIndex::load_or_empty(&name, dim, &cfg.data_dir.join("vectors").join(&name));
-            spaces.insert(name, (id, Arc::new(ix)));
-        }
+        let spaces = load_spaces(&*readers.get()?, &wanted_spaces(&cfg.models), &cfg.data_dir)?;
         let engine = Engine {
             policy: IgnorePolicy::new(&[&cfg.data_dir, &cfg.models.root]),
             readers,
@@ -226,12 +249,26 @@ impl Engine {
         Ok(self.encoders.get_or_init(|| e))
     }
 
-    pub fn space(&self, name: &str) -> Option<(i64, Arc<VectorIndex>)> {
-        self.spaces.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    /// The active space of a label (what search uses).
+    pub fn space(&self, label: &str) -> Option<(i64, Arc<VectorIndex>)> {
+        let spaces = self.spaces.read().unwrap_or_else(|p| p.into_inner());
+        spaces.iter().find(|s| s.row.label == label && s.row.state == "active").map(|s| (s.row.id, s.ix.clone()))
     }
 
-    pub fn space_id(&self, name: &str) -> Option<i64> {
-        self.space(name).map(|s| s.0)
+    /// The space of a label that the loaded model fills (where ingest writes).
+    pub fn current_space(&self, label: &str) -> Option<(i64, Arc<VectorIndex>)> {
+        let spaces = self.spaces.read().unwrap_or_else(|p| p.into_inner());
+        spaces.iter().find(|s| s.row.label == label && s.current).map(|s| (s.row.id, s.ix.clone()))
+    }
+
+    /// Every live space.
+    pub fn spaces(&self) -> Vec<Space> {
+        self.spaces.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Id of the space ingest writes for this label.
+    pub fn space_id(&self, label: &str) -> Option<i64> {
+        self.current_space(label).map(|s| s.0)
     }
 
     /// Compare indexes with SQLite and report (without changing anything).
@@ -246,17 +283,14 @@ impl Engine {
             text_extra: tix.difference(&sql).count(),
             ..Default::default()
         };
-        for (id, ix) in self.spaces_list().into_iter().map(|(_, v)| v) {
+        for Space { row, ix, .. } in self.spaces() {
+            let id = row.id;
             let want = store.vector_ids_of_space(id)?;
             let have = ix.live_ids();
             c.vectors_missing += want.difference(&have).count();
             c.vectors_extra += have.difference(&want).count();
         }
         Ok(c)
-    }
-
-    fn spaces_list(&self) -> Vec<(String, (i64, Arc<VectorIndex>))> {
-        self.spaces.read().unwrap_or_else(|p| p.into_inner()).iter().map(|(n, v)| (n.clone(), v.clone())).collect()
     }
 
     /// Bring every index in line with SQLite (the writer only).
@@ -290,7 +324,8 @@ impl Engine {
     /// batches (a space is never loaded whole). `save`: also dump the graphs.
     fn catch_up_vectors(&self, save: bool) -> Result<()> {
         const BATCH: usize = 4096;
-        for (name, (id, ix)) in self.spaces_list() {
+        for Space { row, ix, .. } in self.spaces() {
+            let id = row.id;
             let want = self.reader()?.vector_ids_of_space(id)?;
             let have = ix.live_ids();
             let extra: Vec<usize> = have.difference(&want).copied().collect();
@@ -313,7 +348,7 @@ impl Engine {
                 })?;
             }
             if save {
-                ix.save(&self.cfg.data_dir.join("vectors").join(&name))?;
+                ix.save(&vectors_dir(&self.cfg.data_dir, id))?;
             }
         }
         Ok(())
@@ -347,9 +382,9 @@ impl Engine {
                 }
             }
         }
-        for (sid, ix) in self.spaces.read().unwrap_or_else(|p| p.into_inner()).values() {
+        for Space { row, ix, .. } in self.spaces() {
             ix.remove(&del_chunks);
-            if let Some(v) = per_space.get(sid) {
+            if let Some(v) = per_space.get(&row.id) {
                 ix.insert(v);
             }
         }
@@ -370,8 +405,8 @@ impl Engine {
         items.dedup();
         self.text.apply(&items, &[])?;
         let chunks: Vec<usize> = removed.iter().map(|(c, _)| *c as usize).collect();
-        for (_, ix) in self.spaces.read().unwrap_or_else(|p| p.into_inner()).values() {
-            ix.remove(&chunks);
+        for s in self.spaces() {
+            s.ix.remove(&chunks);
         }
         Ok(items.len())
     }
@@ -383,7 +418,8 @@ impl Engine {
         if self.is_read_only() {
             return Ok(());
         }
-        for (name, (id, ix)) in self.spaces_list() {
+        for Space { row, ix, .. } in self.spaces() {
+            let id = row.id;
             if ix.needs_compaction() {
                 let mut rb = ix.begin_rebuild(ix.len());
                 self.reader()?.for_each_vector_batch(id, None, 4096, |b| {
@@ -392,7 +428,7 @@ impl Engine {
                 })?;
                 ix.finish_rebuild(rb);
             }
-            ix.save(&self.cfg.data_dir.join("vectors").join(&name))?;
+            ix.save(&vectors_dir(&self.cfg.data_dir, id))?;
         }
         Ok(())
     }
@@ -413,7 +449,17 @@ impl Engine {
 
     pub fn status(&self, errors: usize) -> Result<Status> {
         let store = self.reader()?;
-        let spaces = self.spaces.read().unwrap_or_else(|p| p.into_inner()).iter().map(|(n, (_, ix))| (n.clone(), ix.len())).collect();
+        let mut spaces = Vec::new();
+        for s in self.spaces() {
+            spaces.push(SpaceStatus {
+                vectors: s.ix.len(),
+                pending: if s.current { store.count_missing_vectors(s.row.id, space::kind_of(&s.row.label))? } else { 0 },
+                label: s.row.label,
+                model: s.row.model,
+                dim: s.row.dim,
+                state: s.row.state,
+            });
+        }
         Ok(Status { data_dir: self.cfg.data_dir.display().to_string(), counts: store.counts()?, spaces, errors: store.errors(errors)? })
     }
 
@@ -471,4 +517,14 @@ impl Drop for Engine {
             tracing::warn!(error = %e, "checkpoint on close failed; indexes will be repaired at next start");
         }
     }
+}
+
+fn load_spaces(store: &Store, wanted: &[(&'static str, String, usize)], data_dir: &std::path::Path) -> Result<Vec<Space>> {
+    let mut out = Vec::new();
+    for row in store.live_spaces()? {
+        let current = wanted.iter().any(|(l, m, d)| *l == row.label && *m == row.model && *d == row.dim);
+        let ix = VectorIndex::load_or_empty(&row.label, row.dim, &vectors_dir(data_dir, row.id));
+        out.push(Space { row, current, ix: Arc::new(ix) });
+    }
+    Ok(out)
 }

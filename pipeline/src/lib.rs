@@ -2,6 +2,7 @@
 //! web framework; everything here is callable from a CLI, a test or a
 //! blocking task in the web layer.
 
+pub mod backfill;
 pub mod chunk;
 pub mod conse;
 pub mod dates;

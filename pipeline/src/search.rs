@@ -53,14 +53,15 @@ impl SearchRequest {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchHit {
     pub id: i64,
     pub kind: String,
     pub path: String,
     pub title: String,
     pub snippet: String,
-    /// Byte ranges inside `snippet` that matched query terms.
+    /// Byte ranges `[start, end)` inside `snippet` that matched query terms.
+    #[schema(value_type = Vec<Vec<u64>>)]
     pub highlights: Vec<(usize, usize)>,
     pub score: f32,
     pub chunk_id: i64,

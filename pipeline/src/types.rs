@@ -92,4 +92,3 @@ impl Filters {
         (cond.join(" AND "), args)
     }
 }
-

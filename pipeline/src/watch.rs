@@ -14,8 +14,8 @@ use notify::RecursiveMode;
 use serde::Serialize;
 
 use crate::engine::Engine;
-use crate::policy::Skip;
 use crate::ingest::{ingest, ingest_changed, Progress};
+use crate::policy::Skip;
 
 /// Shared, lock-light view of the daemon for the status page.
 #[derive(Default)]
@@ -31,7 +31,7 @@ pub struct WatchStatus {
     last_error: Mutex<Option<String>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WatchSnapshot {
     pub roots: Vec<String>,
     pub mode: String,

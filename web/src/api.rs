@@ -18,16 +18,26 @@ pub const MAX_K: usize = 200;
 
 /// Search parameters as they arrive (query string or JSON body); all optional
 /// strings so that a malformed value becomes a clear 400, not a rejection.
-#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize, utoipa::IntoParams, utoipa::ToSchema)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
+    /// The query (required, at most 4096 bytes).
     pub q: Option<String>,
+    /// Results per page, 1 to 200 (default 10).
     pub k: Option<String>,
+    /// `all`, `text` or `image`.
     pub kind: Option<String>,
+    /// Only files whose path starts with this.
     pub path: Option<String>,
+    /// Modified on or after: YYYY-MM-DD or Unix seconds.
     pub after: Option<String>,
+    /// Modified before: YYYY-MM-DD or Unix seconds.
     pub before: Option<String>,
+    /// Results to skip, at most 10000.
     pub offset: Option<String>,
+    /// `hybrid` (default), `bm25` or `vector`.
     pub mode: Option<String>,
+    /// Comma-separated file extensions.
     pub ext: Option<String>,
 }
 
@@ -87,7 +97,7 @@ impl SearchParams {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SearchResponse {
     pub query: String,
     pub k: usize,
@@ -103,6 +113,7 @@ pub async fn run_search(st: &AppState, req: SearchRequest) -> Result<SearchRespo
     Ok(SearchResponse { query, k, offset, took_ms: t.elapsed().as_secs_f64() * 1e3, results })
 }
 
+#[utoipa::path(get, path = "/api/search", params(SearchParams), responses((status = 200, description = "Ranked items", body = SearchResponse), (status = 400, description = "Bad parameter", body = crate::openapi::ErrorBody), (status = 401, description = "API key required", body = crate::openapi::ErrorBody), (status = 403, description = "Host not allowed", body = crate::openapi::ErrorBody), (status = 503, description = "Overloaded; retry after the Retry-After seconds", body = crate::openapi::ErrorBody)))]
 pub async fn search_get(
     State(st): State<AppState>,
     q: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
@@ -111,6 +122,7 @@ pub async fn search_get(
     Ok(Json(run_search(&st, p.to_request(10)?).await?))
 }
 
+#[utoipa::path(post, path = "/api/search", request_body(content = SearchParams, description = "The GET fields as JSON (numbers accepted). A multipart body with an `image` part searches by image instead."), responses((status = 200, description = "Ranked items", body = SearchResponse), (status = 413, description = "Body too large", body = crate::openapi::ErrorBody), (status = 400, description = "Bad parameter", body = crate::openapi::ErrorBody), (status = 401, description = "API key required", body = crate::openapi::ErrorBody), (status = 403, description = "Host not allowed", body = crate::openapi::ErrorBody), (status = 503, description = "Overloaded; retry after the Retry-After seconds", body = crate::openapi::ErrorBody)))]
 /// JSON body with the GET fields, or multipart with an `image` part (search by image).
 pub async fn search_post(State(st): State<AppState>, req: Request) -> Result<Response, ApiError> {
     let ctype = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
@@ -184,7 +196,7 @@ pub async fn image_search(st: &AppState, bytes: Vec<u8>, k: usize) -> Result<Vec
     st.run(move |e| Ok(e.search_by_image_bytes(&bytes, k)?)).await
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ItemResponse {
     #[serde(flatten)]
     pub item: pith_pipeline::store::ItemRow,
@@ -211,10 +223,12 @@ pub async fn load_item(st: &AppState, id: i64) -> Result<ItemResponse, ApiError>
     .await
 }
 
+#[utoipa::path(get, path = "/api/items/{id}", params(("id" = String, Path, description = "Item id (a positive integer)")), responses((status = 200, description = "The item, with its text", body = ItemResponse), (status = 404, description = "No such item", body = crate::openapi::ErrorBody), (status = 400, description = "Bad parameter", body = crate::openapi::ErrorBody), (status = 401, description = "API key required", body = crate::openapi::ErrorBody), (status = 403, description = "Host not allowed", body = crate::openapi::ErrorBody), (status = 503, description = "Overloaded; retry after the Retry-After seconds", body = crate::openapi::ErrorBody)))]
 pub async fn item(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Json<ItemResponse>, ApiError> {
     Ok(Json(load_item(&st, parse_id(&id)?).await?))
 }
 
+#[utoipa::path(get, path = "/api/items/{id}/thumbnail", params(("id" = String, Path, description = "Item id (a positive integer)")), responses((status = 200, description = "JPEG thumbnail", content_type = "image/jpeg", body = Vec<u8>), (status = 304, description = "Not modified"), (status = 404, description = "No such item or no thumbnail", body = crate::openapi::ErrorBody), (status = 400, description = "Bad parameter", body = crate::openapi::ErrorBody), (status = 401, description = "API key required", body = crate::openapi::ErrorBody), (status = 403, description = "Host not allowed", body = crate::openapi::ErrorBody), (status = 503, description = "Overloaded; retry after the Retry-After seconds", body = crate::openapi::ErrorBody)))]
 pub async fn thumbnail(State(st): State<AppState>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     // Item ids are never reused and an item never changes (a changed file gets
@@ -231,6 +245,7 @@ pub async fn thumbnail(State(st): State<AppState>, UrlPath(id): UrlPath<String>,
         .into_response())
 }
 
+#[utoipa::path(get, path = "/api/items/{id}/original", params(("id" = String, Path, description = "Item id (a positive integer)")), responses((status = 200, description = "The original file, served only from inside the indexed folders", content_type = "application/octet-stream", body = Vec<u8>), (status = 404, description = "No such item, or the file is gone or outside the folders", body = crate::openapi::ErrorBody), (status = 400, description = "Bad parameter", body = crate::openapi::ErrorBody), (status = 401, description = "API key required", body = crate::openapi::ErrorBody), (status = 403, description = "Host not allowed", body = crate::openapi::ErrorBody), (status = 503, description = "Overloaded; retry after the Retry-After seconds", body = crate::openapi::ErrorBody)))]
 pub async fn original(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let roots = st.roots.clone();
@@ -300,11 +315,14 @@ fn guess_mime(p: &Path) -> &'static str {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct KParam {
+    /// How many, 1 to 200 (default 12).
     pub k: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/items/{id}/similar", params(("id" = String, Path, description = "Item id (a positive integer)"), KParam), responses((status = 200, description = "Items like this one", body = SearchResponse), (status = 404, description = "No such item", body = crate::openapi::ErrorBody), (status = 400, description = "Bad parameter", body = crate::openapi::ErrorBody), (status = 401, description = "API key required", body = crate::openapi::ErrorBody), (status = 403, description = "Host not allowed", body = crate::openapi::ErrorBody), (status = 503, description = "Overloaded; retry after the Retry-After seconds", body = crate::openapi::ErrorBody)))]
 pub async fn similar(
     State(st): State<AppState>,
     UrlPath(id): UrlPath<String>,
@@ -318,7 +336,7 @@ pub async fn similar(
     Ok(Json(SearchResponse { query: format!("similar:{id}"), k, offset: 0, took_ms: t.elapsed().as_secs_f64() * 1e3, results }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct StatusResponse {
     #[serde(flatten)]
     pub engine: pith_pipeline::engine::Status,
@@ -331,13 +349,15 @@ pub async fn load_status(st: &AppState) -> Result<StatusResponse, ApiError> {
     Ok(StatusResponse { engine, watch })
 }
 
+#[utoipa::path(get, path = "/api/status", responses((status = 200, description = "Counts, spaces, errors, watcher", body = StatusResponse), (status = 400, description = "Bad parameter", body = crate::openapi::ErrorBody), (status = 401, description = "API key required", body = crate::openapi::ErrorBody), (status = 403, description = "Host not allowed", body = crate::openapi::ErrorBody), (status = 503, description = "Overloaded; retry after the Retry-After seconds", body = crate::openapi::ErrorBody)))]
 pub async fn status(State(st): State<AppState>) -> Result<Json<StatusResponse>, ApiError> {
     Ok(Json(load_status(&st).await?))
 }
 
-pub async fn healthz(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "Alive", body = crate::openapi::Health), (status = 400, description = "Bad parameter", body = crate::openapi::ErrorBody), (status = 401, description = "API key required", body = crate::openapi::ErrorBody), (status = 403, description = "Host not allowed", body = crate::openapi::ErrorBody), (status = 503, description = "Overloaded; retry after the Retry-After seconds", body = crate::openapi::ErrorBody)))]
+pub async fn healthz(State(st): State<AppState>) -> Result<Json<crate::openapi::Health>, ApiError> {
     let files = st.run(|e| Ok(e.status(0)?.counts.files)).await?;
-    Ok(Json(serde_json::json!({ "status": "ok", "files": files })))
+    Ok(Json(crate::openapi::Health { status: "ok".into(), files }))
 }
 
 pub async fn not_found() -> ApiError {

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod error;
+pub mod openapi;
 pub mod pages;
 pub mod state;
 
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/items/{id}/original", get(api::original))
         .route("/api/items/{id}/similar", get(api::similar))
         .route("/api/status", get(api::status))
+        .route("/api/openapi.json", get(openapi::serve))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), state::require_key))
         .layer(axum::middleware::from_fn_with_state(state.clone(), state::check_host))

@@ -232,7 +232,7 @@ pub struct StatusPage {
     pub texts: i64,
     pub images: i64,
     pub chunks: i64,
-    pub spaces: Vec<(String, usize)>,
+    pub spaces: Vec<pith_pipeline::engine::SpaceStatus>,
     pub errors: Vec<(String, String, String)>,
     pub watch_error: Option<String>,
 }
@@ -242,7 +242,7 @@ pub async fn status_page(State(st): State<AppState>) -> Result<Response, ApiErro
     let w = s.watch;
     let c = s.engine.counts;
     let mut spaces = s.engine.spaces;
-    spaces.sort();
+    spaces.sort_by(|a, b| (&a.label, &a.state).cmp(&(&b.label, &b.state)));
     Ok(StatusPage {
         q: String::new(),
         roots: w.as_ref().map(|w| w.roots.clone()).unwrap_or_default(),

@@ -61,6 +61,11 @@ pub fn ingest(engine: &Engine, roots: &[PathBuf], progress: &dyn Progress) -> Re
         }
     }
     let report = ingest_scoped(engine, &scoped, progress)?;
+    // Items indexed before a model was added or changed get its vectors now.
+    let filled = engine.backfill(progress)?;
+    if !filled.added.is_empty() || !filled.switched.is_empty() {
+        tracing::info!(?filled, "backfill done");
+    }
     engine.checkpoint()?;
     Ok(report)
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use std::sync::{Arc, Mutex};
 
-use crate::policy::{Checker, IgnorePolicy, Skip};
 use crate::error::{PipelineError, Result};
+use crate::policy::{Checker, IgnorePolicy, Skip};
 
 #[derive(Debug, Clone)]
 pub struct FileEntry {

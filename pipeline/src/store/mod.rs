@@ -5,6 +5,7 @@
 pub mod lock;
 mod migrate;
 pub mod rows;
+pub mod spaces;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -18,7 +19,7 @@ pub struct Store {
     pub conn: Connection,
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
@@ -50,12 +51,6 @@ impl Store {
         Ok(Store { conn })
     }
 
-    /// Id of a named embedding space, creating it on first use.
-    pub fn space_id(&self, name: &str, model: &str, dim: usize) -> Result<i64> {
-        self.conn.execute("INSERT OR IGNORE INTO spaces(name, model, dim) VALUES (?1, ?2, ?3)", params![name, model, dim as i64])?;
-        Ok(self.conn.query_row("SELECT id FROM spaces WHERE name = ?1", [name], |r| r.get(0))?)
-    }
-
     pub fn add_root(&self, path: &str) -> Result<()> {
         self.conn.execute("INSERT OR IGNORE INTO roots(path, added_at) VALUES (?1, ?2)", params![path, now()])?;
         Ok(())
@@ -64,13 +59,6 @@ impl Store {
     pub fn roots(&self) -> Result<Vec<String>> {
         let mut st = self.conn.prepare("SELECT path FROM roots ORDER BY path")?;
         let rows = st.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Every registered space: (id, name, dim).
-    pub fn spaces(&self) -> Result<Vec<(i64, String, usize)>> {
-        let mut st = self.conn.prepare("SELECT id, name, dim FROM spaces ORDER BY id")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as usize)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -59,14 +59,14 @@ pub struct Written {
     pub removed: Vec<(i64, i64)>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorRow {
     pub path: String,
     pub reason: String,
     pub at: i64,
 }
 
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct Counts {
     pub files: i64,
     pub text_items: i64,
@@ -88,7 +88,7 @@ pub struct ChunkDoc {
     pub labels: String,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ItemRow {
     pub id: i64,
     pub kind: String,

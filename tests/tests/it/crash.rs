@@ -61,11 +61,12 @@ fn a_corrupt_vector_dump_is_rebuilt_from_the_store() {
     let dir = d.path().join("p");
     photos(&dir, &["chelsea.png", "coffee.png"]);
     let store = d.path().join("store");
-    {
+    let visual = {
         let e = engine(&store);
         ingest_dir(&e, &dir);
-    }
-    let graph = store.join("vectors/visual/graph.hnsw.graph");
+        e.space("visual").unwrap().0
+    };
+    let graph = store.join(format!("vectors/{visual}/graph.hnsw.graph"));
     assert!(graph.exists());
     std::fs::write(&graph, b"garbage").unwrap();
     let e = engine(&store);

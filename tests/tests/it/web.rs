@@ -283,3 +283,23 @@ async fn hostile_uploads_are_4xx_never_5xx() {
         assert_eq!(s, StatusCode::BAD_REQUEST, "{name}: {}", String::from_utf8_lossy(&b));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_served_and_lists_every_api_route() {
+    let f = fixture();
+    let (s, h, b) = get(&f.state, "/api/openapi.json").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_TYPE], "application/json");
+    let doc = json(&b);
+    for p in [
+        "/api/search",
+        "/api/items/{id}",
+        "/api/items/{id}/thumbnail",
+        "/api/items/{id}/original",
+        "/api/items/{id}/similar",
+        "/api/status",
+        "/healthz",
+    ] {
+        assert!(doc["paths"].get(p).is_some(), "{p} missing");
+    }
+}

@@ -1,0 +1,149 @@
+//! The space registry in SQLite. A space is (label, model, dim): the label
+//! is what search asks for ("text", "clip"), the model is an identity that
+//! changes when the weights change (`ModelCache::model_id`). Changing the
+//! model behind a label registers a new space in state `building`; the
+//! backfill fills it and then makes it `active`, retiring the old one.
+
+use rusqlite::{params, OptionalExtension};
+
+use super::Store;
+use crate::error::Result;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SpaceRow {
+    pub id: i64,
+    pub label: String,
+    pub model: String,
+    pub dim: usize,
+    /// active | building | retired
+    pub state: String,
+}
+
+/// A chunk waiting for a vector: (chunk id, chunk text, file path, mime).
+pub type MissingChunk = (i64, String, String, Option<String>);
+
+const COLS: &str = "id, coalesce(label, name), model, dim, state";
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<SpaceRow> {
+    Ok(SpaceRow { id: r.get(0)?, label: r.get(1)?, model: r.get(2)?, dim: r.get::<_, i64>(3)? as usize, state: r.get(4)? })
+}
+
+fn family(model: &str) -> &str {
+    model.split('@').next().unwrap_or(model)
+}
+
+impl Store {
+    /// The space for (label, model, dim), registering it if new: `active`
+    /// when the label has no active space yet, else `building`. A space
+    /// registered before models had identities (no `@`) is adopted by the
+    /// same model family.
+    pub fn register_space(&self, label: &str, model: &str, dim: usize) -> Result<SpaceRow> {
+        let key = format!("{label}:{model}:{dim}");
+        let found = self.conn.query_row(&format!("SELECT {COLS} FROM spaces WHERE name = ?1"), [&key], row).optional()?;
+        if let Some(s) = found {
+            if s.state != "retired" {
+                return Ok(s);
+            }
+        }
+        let legacy: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM spaces WHERE coalesce(label, name) = ?1 AND model = ?2 AND dim = ?3 AND state = 'active'",
+                params![label, family(model), dim as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = legacy {
+            self.conn.execute("UPDATE spaces SET model = ?2, name = ?3 WHERE id = ?1", params![id, model, key])?;
+            return self.space_row(id);
+        }
+        let active: Option<i64> = self
+            .conn
+            .query_row("SELECT id FROM spaces WHERE coalesce(label, name) = ?1 AND state = 'active'", [label], |r| r.get(0))
+            .optional()?;
+        let state = if active.is_some() { "building" } else { "active" };
+        self.conn.execute(
+            "INSERT INTO spaces(name, model, dim, label, state) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT(name) DO UPDATE SET state = excluded.state",
+            params![key, model, dim as i64, label, state],
+        )?;
+        let id = self.conn.query_row("SELECT id FROM spaces WHERE name = ?1", [&key], |r| r.get(0))?;
+        tracing::info!(label, model, dim, state, "registered embedding space");
+        self.space_row(id)
+    }
+
+    pub fn space_row(&self, id: i64) -> Result<SpaceRow> {
+        Ok(self.conn.query_row(&format!("SELECT {COLS} FROM spaces WHERE id = ?1"), [id], row)?)
+    }
+
+    /// Every space that is not retired.
+    pub fn live_spaces(&self) -> Result<Vec<SpaceRow>> {
+        let mut st = self.conn.prepare(&format!("SELECT {COLS} FROM spaces WHERE state != 'retired' ORDER BY id"))?;
+        let rows = st.query_map([], row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Make `id` the active space of its label; the previously active one is
+    /// retired and its vectors dropped. One transaction.
+    pub fn switch_space(&mut self, id: i64) -> Result<Vec<i64>> {
+        let tx = self.conn.transaction()?;
+        let label: String = tx.query_row("SELECT coalesce(label, name) FROM spaces WHERE id = ?1", [id], |r| r.get(0))?;
+        let old: Vec<i64> = {
+            let mut st = tx.prepare("SELECT id FROM spaces WHERE coalesce(label, name) = ?1 AND id != ?2 AND state != 'retired'")?;
+            let rows = st.query_map(params![label, id], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for o in &old {
+            tx.execute("DELETE FROM vectors WHERE space_id = ?1", [o])?;
+            tx.execute("UPDATE spaces SET state = 'retired' WHERE id = ?1", [o])?;
+        }
+        tx.execute("UPDATE spaces SET state = 'active' WHERE id = ?1", [id])?;
+        tx.commit()?;
+        Ok(old)
+    }
+
+    /// Chunks of items of `kind` that lack a vector in `space_id`, after
+    /// chunk id `after`, in id order: (chunk id, chunk text, file path, mime).
+    pub fn chunks_missing_vectors(&self, space_id: i64, kind: &str, after: i64, limit: usize) -> Result<Vec<MissingChunk>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT c.id, coalesce(c.text, ''), f.path, i.mime FROM chunks c JOIN items i ON i.id = c.item_id JOIN files f ON f.id = i.file_id \
+             WHERE i.kind = ?2 AND c.id > ?3 AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.chunk_id = c.id AND v.space_id = ?1) \
+             ORDER BY c.id LIMIT ?4",
+        )?;
+        let rows = st.query_map(params![space_id, kind, after, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn count_missing_vectors(&self, space_id: i64, kind: &str) -> Result<usize> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM chunks c JOIN items i ON i.id = c.item_id \
+             WHERE i.kind = ?2 AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.chunk_id = c.id AND v.space_id = ?1)",
+            params![space_id, kind],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
+    }
+
+    pub fn count_vectors(&self, space_id: i64) -> Result<usize> {
+        let n: i64 = self.conn.query_row("SELECT count(*) FROM vectors WHERE space_id = ?1", [space_id], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
+    /// Add vectors to one space (backfill); chunks deleted meanwhile are skipped.
+    pub fn add_vectors(&mut self, space_id: i64, vectors: &[(i64, Vec<f32>)]) -> Result<Vec<i64>> {
+        let tx = self.conn.transaction()?;
+        let mut added = Vec::new();
+        for (chunk, v) in vectors {
+            let n = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO vectors(chunk_id, space_id, codec, data) SELECT ?1, ?2, 'f32', ?3 WHERE EXISTS (SELECT 1 FROM chunks WHERE id = ?1)",
+                )?
+                .execute(params![chunk, space_id, super::vec_to_blob(v)])?;
+            if n > 0 {
+                added.push(*chunk);
+            }
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+}
