@@ -32,6 +32,7 @@ use crate::encoders::{space, Encoders};
 use crate::error::{io_err, PipelineError, Result};
 use crate::index::text::TextIndex;
 use crate::index::vector::VectorIndex;
+use crate::index::AnnIndex;
 use crate::store::{Counts, ErrorRow, NewFile, Store, Written};
 
 #[derive(Debug, Clone)]
@@ -119,7 +120,7 @@ pub struct Space {
     pub row: SpaceRow,
     /// Its model is the one loaded now: ingest writes here, backfill fills it.
     pub current: bool,
-    pub ix: Arc<VectorIndex>,
+    pub ix: Arc<dyn AnnIndex>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -250,13 +251,13 @@ impl Engine {
     }
 
     /// The active space of a label (what search uses).
-    pub fn space(&self, label: &str) -> Option<(i64, Arc<VectorIndex>)> {
+    pub fn space(&self, label: &str) -> Option<(i64, Arc<dyn AnnIndex>)> {
         let spaces = self.spaces.read().unwrap_or_else(|p| p.into_inner());
         spaces.iter().find(|s| s.row.label == label && s.row.state == "active").map(|s| (s.row.id, s.ix.clone()))
     }
 
     /// The space of a label that the loaded model fills (where ingest writes).
-    pub fn current_space(&self, label: &str) -> Option<(i64, Arc<VectorIndex>)> {
+    pub fn current_space(&self, label: &str) -> Option<(i64, Arc<dyn AnnIndex>)> {
         let spaces = self.spaces.read().unwrap_or_else(|p| p.into_inner());
         spaces.iter().find(|s| s.row.label == label && s.current).map(|s| (s.row.id, s.ix.clone()))
     }
@@ -334,12 +335,12 @@ impl Engine {
                 continue;
             }
             if have.is_empty() || extra.len() * 4 > have.len() {
-                let mut rb = ix.begin_rebuild(want.len());
-                self.reader()?.for_each_vector_batch(id, None, BATCH, |b| {
-                    rb.add(&b, ix.dim);
-                    Ok(())
+                ix.rebuild(want.len(), &mut |add| {
+                    self.reader()?.for_each_vector_batch(id, None, BATCH, |b| {
+                        add(&b);
+                        Ok(())
+                    })
                 })?;
-                ix.finish_rebuild(rb);
             } else {
                 ix.remove(&extra);
                 self.reader()?.for_each_vector_batch(id, Some(&missing), BATCH, |b| {
@@ -421,12 +422,12 @@ impl Engine {
         for Space { row, ix, .. } in self.spaces() {
             let id = row.id;
             if ix.needs_compaction() {
-                let mut rb = ix.begin_rebuild(ix.len());
-                self.reader()?.for_each_vector_batch(id, None, 4096, |b| {
-                    rb.add(&b, ix.dim);
-                    Ok(())
+                ix.rebuild(ix.len(), &mut |add| {
+                    self.reader()?.for_each_vector_batch(id, None, 4096, |b| {
+                        add(&b);
+                        Ok(())
+                    })
                 })?;
-                ix.finish_rebuild(rb);
             }
             ix.save(&vectors_dir(&self.cfg.data_dir, id))?;
         }
@@ -523,8 +524,8 @@ fn load_spaces(store: &Store, wanted: &[(&'static str, String, usize)], data_dir
     let mut out = Vec::new();
     for row in store.live_spaces()? {
         let current = wanted.iter().any(|(l, m, d)| *l == row.label && *m == row.model && *d == row.dim);
-        let ix = VectorIndex::load_or_empty(&row.label, row.dim, &vectors_dir(data_dir, row.id));
-        out.push(Space { row, current, ix: Arc::new(ix) });
+        let ix: Arc<dyn AnnIndex> = Arc::new(VectorIndex::load_or_empty(&row.label, row.dim, &vectors_dir(data_dir, row.id)));
+        out.push(Space { row, current, ix });
     }
     Ok(out)
 }

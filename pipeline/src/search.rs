@@ -241,7 +241,7 @@ impl Engine {
             .reader()?
             .vector(chunk.id, sid)?
             .ok_or_else(|| PipelineError::NotFound(format!("no {space_name} vector for item {item_id}")))?;
-        self.search_vector(space_name, &ix, &v, k)
+        self.search_vector(space_name, ix.as_ref(), &v, k)
     }
 
     /// Search by an uploaded image: decoded by the same bounded decoder as
@@ -259,10 +259,10 @@ impl Engine {
         let mut v = out.pop().map(|o| o.features).unwrap_or_default();
         pith_models::l2_normalize(&mut v);
         let (_, ix) = self.space(space::VISUAL).ok_or_else(|| PipelineError::NotFound("visual space".into()))?;
-        self.search_vector(space::VISUAL, &ix, &v, k)
+        self.search_vector(space::VISUAL, ix.as_ref(), &v, k)
     }
 
-    fn search_vector(&self, name: &'static str, ix: &crate::index::vector::VectorIndex, v: &[f32], k: usize) -> Result<Vec<SearchHit>> {
+    fn search_vector(&self, name: &'static str, ix: &dyn crate::index::AnnIndex, v: &[f32], k: usize) -> Result<Vec<SearchHit>> {
         let k = k.clamp(1, 1000);
         let ids: Vec<u64> = ix.search(v, k, None).into_iter().map(|(id, _)| id as u64).collect();
         self.fuse_and_hydrate("", vec![ChunkList { name, weight: 1.0, chunks: ids }], k, 0)

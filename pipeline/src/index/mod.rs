@@ -1,4 +1,41 @@
-//! Derived indexes: BM25 text and HNSW vectors.
+//! Derived indexes: BM25 text (`text`) and approximate nearest neighbours
+//! over each embedding space (`vector`, behind the [`AnnIndex`] trait).
+//!
+//! [`AnnIndex`] is the seam for other vector indexes (graphs over compressed
+//! codes, a remote engine): the engine only ever talks to this trait. Keys
+//! are chunk ids; scores are cosine similarities (vectors are unit length).
 
 pub mod text;
 pub mod vector;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use crate::error::Result;
+
+/// Vectors for one rebuild, pushed in batches by the caller.
+pub type Feed<'a> = &'a mut dyn FnMut(&mut dyn FnMut(&[(usize, Vec<f32>)])) -> Result<()>;
+
+pub trait AnnIndex: Send + Sync {
+    fn dim(&self) -> usize;
+    /// Add vectors (ids already present are ignored).
+    fn insert(&self, items: &[(usize, Vec<f32>)]);
+    /// Remove ids (they never come back from `search`).
+    fn remove(&self, ids: &[usize]);
+    /// Top `k` (id, cosine), restricted to `allowed` when given.
+    fn search(&self, q: &[f32], k: usize, allowed: Option<&HashSet<usize>>) -> Vec<(usize, f32)>;
+    /// Ids that `search` can return.
+    fn live_ids(&self) -> HashSet<usize>;
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Whether deletions have piled up enough to rebuild.
+    fn needs_compaction(&self) -> bool;
+    /// Replace the contents with exactly what `feed` yields. Inserts and
+    /// removals made while the feed runs must not be lost, and searches must
+    /// keep working meanwhile.
+    fn rebuild(&self, capacity: usize, feed: Feed<'_>) -> Result<()>;
+    /// Persist to `dir` (atomically; searches go on meanwhile).
+    fn save(&self, dir: &Path) -> Result<()>;
+}

@@ -264,7 +264,7 @@ impl VectorIndex {
     }
 
     /// Replace the graph with one built from exactly these vectors.
-    pub fn rebuild(&self, items: &[(usize, Vec<f32>)]) {
+    pub fn rebuild_with(&self, items: &[(usize, Vec<f32>)]) {
         let mut rb = self.begin_rebuild(items.len());
         rb.add(items, self.dim);
         self.finish_rebuild(rb);
@@ -292,6 +292,50 @@ impl VectorIndex {
         let found =
             if tomb.is_empty() && allowed.is_none() { graph.search(q, k, ef) } else { graph.search_filter(q, k, ef, Some(&filter)) };
         found.into_iter().filter(|n| filter(&n.d_id)).map(|n| (n.d_id, 1.0 - n.distance)).collect()
+    }
+}
+
+impl super::AnnIndex for VectorIndex {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn insert(&self, items: &[(usize, Vec<f32>)]) {
+        VectorIndex::insert(self, items)
+    }
+    fn remove(&self, ids: &[usize]) {
+        VectorIndex::remove(self, ids)
+    }
+    fn search(&self, q: &[f32], k: usize, allowed: Option<&HashSet<usize>>) -> Vec<(usize, f32)> {
+        VectorIndex::search(self, q, k, allowed)
+    }
+    fn live_ids(&self) -> HashSet<usize> {
+        VectorIndex::live_ids(self)
+    }
+    fn len(&self) -> usize {
+        VectorIndex::len(self)
+    }
+    fn needs_compaction(&self) -> bool {
+        VectorIndex::needs_compaction(self)
+    }
+    fn rebuild(&self, capacity: usize, feed: super::Feed<'_>) -> Result<()> {
+        let mut rb = self.begin_rebuild(capacity);
+        let dim = self.dim;
+        let r = feed(&mut |batch| rb.add(batch, dim));
+        // Even when the feed failed, swap in what was built plus the logged
+        // changes only if the feed completed; otherwise keep the old graph.
+        match r {
+            Ok(()) => {
+                self.finish_rebuild(rb);
+                Ok(())
+            }
+            Err(e) => {
+                *self.gate() = None;
+                Err(e)
+            }
+        }
+    }
+    fn save(&self, dir: &Path) -> Result<()> {
+        VectorIndex::save(self, dir)
     }
 }
 
