@@ -129,6 +129,15 @@ pub enum EvalCmd {
         #[arg(long)]
         store: Option<PathBuf>,
     },
+    /// Recall of filtered vector search on a BEIR corpus split into folders,
+    /// one of which (a `--fraction` of the items) is the filter.
+    Filtered {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 0.01)]
+        fraction: f64,
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
     /// Text→image R@1/5/10 on a COCO-captions set.
     Captions {
         images: PathBuf,

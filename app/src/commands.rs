@@ -210,6 +210,11 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
                 }
             }
         }
+        EvalCmd::Filtered { dir, fraction, store } => {
+            let r = pith_pipeline::eval::filtered::run(&dir, &cfg, fraction, store, &progress)?;
+            progress.finish();
+            println!("{}", serde_json::to_string_pretty(&r)?);
+        }
         EvalCmd::Captions { images, captions: caps, json, run, top_t, template, no_synonyms } => {
             let mut cfg = cfg;
             if let Some(t) = top_t {

@@ -122,7 +122,7 @@ pub async fn search_get(
     Ok(Json(run_search(&st, p.to_request(10)?).await?))
 }
 
-#[utoipa::path(post, path = "/api/search", request_body(content = SearchParams, description = "The GET fields as JSON (numbers accepted). A multipart body with an `image` part searches by image instead."), responses((status = 200, description = "Ranked items", body = SearchResponse), (status = 413, description = "Body too large", body = crate::openapi::ErrorBody), (status = 400, description = "Bad parameter", body = crate::openapi::ErrorBody), (status = 401, description = "API key required", body = crate::openapi::ErrorBody), (status = 403, description = "Host not allowed", body = crate::openapi::ErrorBody), (status = 503, description = "Overloaded; retry after the Retry-After seconds", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/api/search", request_body(content = crate::openapi::SearchBody, description = "The GET fields as JSON (numbers accepted). A multipart body with an `image` part searches by image instead."), responses((status = 200, description = "Ranked items", body = SearchResponse), (status = 413, description = "Body too large", body = crate::openapi::ErrorBody), (status = 400, description = "Bad parameter", body = crate::openapi::ErrorBody), (status = 401, description = "API key required", body = crate::openapi::ErrorBody), (status = 403, description = "Host not allowed", body = crate::openapi::ErrorBody), (status = 503, description = "Overloaded; retry after the Retry-After seconds", body = crate::openapi::ErrorBody)))]
 /// JSON body with the GET fields, or multipart with an `image` part (search by image).
 pub async fn search_post(State(st): State<AppState>, req: Request) -> Result<Response, ApiError> {
     let ctype = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
@@ -135,28 +135,31 @@ pub async fn search_post(State(st): State<AppState>, req: Request) -> Result<Res
     let body =
         axum::body::to_bytes(req.into_body(), st.max_upload).await.map_err(|_| ApiError::TooLarge("request body too large".into()))?;
     let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
-    // Accept numbers as well as strings for numeric fields.
-    let s = |k: &str| {
-        v.get(k).and_then(|x| {
-            if x.is_string() {
-                x.as_str().map(String::from)
-            } else if x.is_null() {
-                None
-            } else {
-                Some(x.to_string())
-            }
-        })
+    if !v.is_object() {
+        return Err(ApiError::BadRequest("the JSON body must be an object".into()));
+    }
+    // Strings everywhere; integers also for `k` and `offset`; null = absent.
+    let s = |k: &str| -> Result<Option<String>, ApiError> {
+        match v.get(k) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(x)) => Ok(Some(x.clone())),
+            Some(n @ serde_json::Value::Number(_)) if k == "k" || k == "offset" => Ok(Some(n.to_string())),
+            Some(_) => Err(ApiError::BadRequest(format!(
+                "`{k}` must be a string{}",
+                if k == "k" || k == "offset" { " or an integer" } else { "" }
+            ))),
+        }
     };
     let p = SearchParams {
-        q: s("q"),
-        k: s("k"),
-        kind: s("kind"),
-        path: s("path"),
-        after: s("after"),
-        before: s("before"),
-        offset: s("offset"),
-        mode: s("mode"),
-        ext: s("ext"),
+        q: s("q")?,
+        k: s("k")?,
+        kind: s("kind")?,
+        path: s("path")?,
+        after: s("after")?,
+        before: s("before")?,
+        offset: s("offset")?,
+        mode: s("mode")?,
+        ext: s("ext")?,
     };
     Ok(Json(run_search(&st, p.to_request(10)?).await?).into_response())
 }

@@ -20,6 +20,34 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// The JSON body of `POST /api/search`: the GET parameters, with `k` and
+/// `offset` also accepted as integers.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SearchBody {
+    pub q: String,
+    #[schema(schema_with = int_or_string)]
+    pub k: Option<String>,
+    pub kind: Option<String>,
+    pub path: Option<String>,
+    pub after: Option<String>,
+    pub before: Option<String>,
+    #[schema(schema_with = int_or_string)]
+    pub offset: Option<String>,
+    pub mode: Option<String>,
+    pub ext: Option<String>,
+}
+
+fn int_or_string() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .item(ObjectBuilder::new().schema_type(Type::Integer))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .build(),
+    )
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
     pub status: String,
@@ -42,7 +70,7 @@ pub struct Health {
         crate::api::status,
         crate::api::healthz
     ),
-    components(schemas(ErrorBody, ErrorDetail, Health))
+    components(schemas(ErrorBody, ErrorDetail, Health, SearchBody))
 )]
 pub struct ApiDoc;
 

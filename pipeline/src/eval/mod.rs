@@ -3,6 +3,7 @@
 
 pub mod beir;
 pub mod captions;
+pub mod filtered;
 pub mod metrics;
 
 /// Writes a TREC run file: `qid Q0 docid rank score tag`.
