@@ -151,7 +151,7 @@ fn render_snippet(s: &str, hl: &[(usize, usize)], color: bool) -> String {
     let mut out = String::new();
     let mut at = 0;
     for &(a, b) in hl {
-        if a < at || b > s.len() || !s.is_char_boundary(a) || !s.is_char_boundary(b) {
+        if a < at || a > b || b > s.len() || !s.is_char_boundary(a) || !s.is_char_boundary(b) {
             continue;
         }
         out.push_str(&s[at..a]);

@@ -377,7 +377,7 @@ impl Engine {
         self.text.apply(&del_items, &docs)?;
         let mut per_space: HashMap<i64, Vec<(usize, Vec<f32>)>> = HashMap::new();
         for (f, w) in files.iter().zip(&written) {
-            for (c, cid) in f.item.chunks.iter().zip(&w.chunk_ids) {
+            for (c, cid) in f.items.iter().flat_map(|it| &it.chunks).zip(&w.chunk_ids) {
                 for (sid, v) in &c.vectors {
                     per_space.entry(*sid).or_default().push((*cid as usize, v.clone()));
                 }

@@ -29,7 +29,7 @@ impl From<pith_pipeline::SearchHit> for Hit {
         let mut runs = Vec::new();
         let mut at = 0;
         for &(a, b) in &h.highlights {
-            if a < at || b > h.snippet.len() || !h.snippet.is_char_boundary(a) || !h.snippet.is_char_boundary(b) {
+            if a < at || a > b || b > h.snippet.len() || !h.snippet.is_char_boundary(a) || !h.snippet.is_char_boundary(b) {
                 continue;
             }
             runs.push((h.snippet[at..a].to_string(), false));
@@ -314,5 +314,20 @@ mod tests {
             assert!(u.contains(part), "{part} missing from {u}");
         }
         assert!(!url(&p, "all", 1).contains("kind="));
+    }
+
+    proptest::proptest! {
+        /// Whatever highlight ranges arrive (even ones off char boundaries),
+        /// the runs the template renders are the snippet, in order.
+        #[test]
+        fn hit_runs_always_rebuild_the_snippet(snippet in "\\PC{0,80}", ranges in proptest::collection::vec((0usize..200, 0usize..200), 0..6)) {
+            let hit = pith_pipeline::SearchHit {
+                id: 1, kind: "text".into(), path: "/x".into(), title: "t".into(), snippet: snippet.clone(),
+                highlights: ranges, score: 0.0, chunk_id: 1, chunk_start: 0, chunk_end: 0, thumbnail: None, ranks: Default::default(),
+            };
+            let h = Hit::from(hit);
+            let joined: String = h.runs.iter().map(|(t, _)| t.as_str()).collect();
+            proptest::prop_assert_eq!(joined, snippet);
+        }
     }
 }

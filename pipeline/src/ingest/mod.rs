@@ -356,6 +356,7 @@ impl Batch {
                             start: s.start,
                             end: s.end,
                             text: Some(text[s.start..s.end].to_string()),
+                            span_ms: None,
                             vectors: vec![(sid, vecs.next().unwrap_or_default())],
                         })
                         .collect();
@@ -402,7 +403,7 @@ impl Batch {
                     }
                     let labels = enc.conse.labels(&out.logits, 3).join(", ");
                     report.images += 1;
-                    let chunk = NewChunk { start: 0, end: 0, text: None, vectors };
+                    let chunk = NewChunk { start: 0, end: 0, span_ms: None, text: None, vectors };
                     files.push(new_file(
                         meta,
                         Kind::Image,
@@ -438,7 +439,17 @@ fn new_file(
         size: meta.size,
         mtime: meta.mtime,
         hash: meta.hash,
-        item: NewItem { kind, title, mime, width: dims.map(|d| d.0), height: dims.map(|d| d.1), labels, thumbnail, chunks },
+        items: vec![NewItem {
+            kind,
+            title,
+            mime,
+            width: dims.map(|d| d.0),
+            height: dims.map(|d| d.1),
+            labels,
+            thumbnail,
+            span_ms: None,
+            chunks,
+        }],
         notes,
     }
 }

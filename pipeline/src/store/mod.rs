@@ -85,8 +85,10 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Replace (or insert) whole files in one transaction. Returns, per file,
-    /// the new item and chunk ids and the removed (item, chunk) ids.
+    /// Replace (or insert) whole files in one transaction: each file with all
+    /// its items (a document, a photo, or the time-spanned segments of a
+    /// recording). Returns, per file, the new item and chunk ids (chunks in
+    /// item order) and the removed (chunk, item) ids.
     pub fn write_files(&mut self, files: &[NewFile]) -> Result<Vec<Written>> {
         let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(files.len());
@@ -104,31 +106,45 @@ impl Store {
                 params![f.path, f.size as i64, f.mtime, f.hash, now()],
             )?;
             let file_id = tx.last_insert_rowid();
-            let it = &f.item;
-            tx.execute(
-                "INSERT INTO items(file_id, kind, title, mime, width, height, labels) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![file_id, it.kind.as_str(), it.title, it.mime, it.width, it.height, it.labels],
-            )?;
-            let item_id = tx.last_insert_rowid();
-            if let Some(thumb) = &it.thumbnail {
-                tx.execute("INSERT INTO thumbnails(item_id, mime, data) VALUES (?1, 'image/jpeg', ?2)", params![item_id, thumb])?;
-            }
-            let mut chunk_ids = Vec::with_capacity(it.chunks.len());
-            for (ord, c) in it.chunks.iter().enumerate() {
-                tx.prepare_cached("INSERT INTO chunks(item_id, ord, byte_start, byte_end, text) VALUES (?1, ?2, ?3, ?4, ?5)")?
-                    .execute(params![item_id, ord as i64, c.start as i64, c.end as i64, c.text])?;
-                let cid = tx.last_insert_rowid();
-                for (space, v) in &c.vectors {
-                    tx.prepare_cached("INSERT INTO vectors(chunk_id, space_id, codec, data) VALUES (?1, ?2, 'f32', ?3)")?
-                        .execute(params![cid, space, vec_to_blob(v)])?;
+            let mut item_ids = Vec::with_capacity(f.items.len());
+            let mut chunk_ids = Vec::new();
+            for it in &f.items {
+                let (start_ms, end_ms) = (it.span_ms.map(|s| s.0), it.span_ms.map(|s| s.1));
+                tx.prepare_cached(
+                    "INSERT INTO items(file_id, kind, title, mime, width, height, labels, start_ms, end_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?
+                .execute(params![file_id, it.kind.as_str(), it.title, it.mime, it.width, it.height, it.labels, start_ms, end_ms])?;
+                let item_id = tx.last_insert_rowid();
+                if let Some(thumb) = &it.thumbnail {
+                    tx.execute("INSERT INTO thumbnails(item_id, mime, data) VALUES (?1, 'image/jpeg', ?2)", params![item_id, thumb])?;
                 }
-                chunk_ids.push(cid);
+                for (ord, c) in it.chunks.iter().enumerate() {
+                    tx.prepare_cached(
+                        "INSERT INTO chunks(item_id, ord, byte_start, byte_end, start_ms, end_ms, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )?
+                    .execute(params![
+                        item_id,
+                        ord as i64,
+                        c.start as i64,
+                        c.end as i64,
+                        c.span_ms.map(|s| s.0),
+                        c.span_ms.map(|s| s.1),
+                        c.text
+                    ])?;
+                    let cid = tx.last_insert_rowid();
+                    for (space, v) in &c.vectors {
+                        tx.prepare_cached("INSERT INTO vectors(chunk_id, space_id, codec, data) VALUES (?1, ?2, 'f32', ?3)")?
+                            .execute(params![cid, space, vec_to_blob(v)])?;
+                    }
+                    chunk_ids.push(cid);
+                }
+                item_ids.push(item_id);
             }
             tx.execute("DELETE FROM ingest_errors WHERE path = ?1", [&f.path])?;
             for note in &f.notes {
                 tx.execute("INSERT INTO ingest_errors(path, reason, at) VALUES (?1, ?2, ?3)", params![f.path, note, now()])?;
             }
-            out.push(Written { item_id, chunk_ids, removed });
+            out.push(Written { item_ids, chunk_ids, removed });
         }
         tx.commit()?;
         Ok(out)
@@ -378,5 +394,55 @@ impl Drop for Reader<'_> {
                 idle.push(s);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(title: &str, ms: (i64, i64)) -> NewItem {
+        let chunk = |a, b| NewChunk { start: 0, end: 5, span_ms: Some((a, b)), text: Some(format!("{title} {a}")), vectors: vec![] };
+        NewItem {
+            kind: Kind::Text,
+            title: title.into(),
+            mime: None,
+            width: None,
+            height: None,
+            labels: None,
+            thumbnail: None,
+            span_ms: Some(ms),
+            chunks: vec![chunk(ms.0, ms.0 + 500), chunk(ms.0 + 500, ms.1)],
+        }
+    }
+
+    #[test]
+    fn one_file_yields_many_time_spanned_items() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&d.path().join("s.sqlite")).unwrap();
+        let file = NewFile {
+            path: "/rec/meeting.wav".into(),
+            size: 10,
+            mtime: 1,
+            hash: "h".into(),
+            items: vec![segment("intro", (0, 1000)), segment("tuesday", (1000, 2000))],
+            notes: vec![],
+        };
+        let w = s.write_files(std::slice::from_ref(&file)).unwrap();
+        assert_eq!((w[0].item_ids.len(), w[0].chunk_ids.len()), (2, 4));
+        let spans: Vec<(i64, i64)> = s
+            .conn
+            .prepare("SELECT start_ms, end_ms FROM items ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(spans, vec![(0, 1000), (1000, 2000)]);
+        // Replacing the file reports every old (chunk, item) pair; deleting it removes all.
+        let w2 = s.write_files(std::slice::from_ref(&file)).unwrap();
+        assert_eq!(w2[0].removed.len(), 4);
+        assert_eq!(s.delete_file("/rec/meeting.wav").unwrap().len(), 4);
+        assert_eq!(s.counts().unwrap().chunks, 0);
     }
 }

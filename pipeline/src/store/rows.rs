@@ -22,8 +22,11 @@ impl FileRow {
 /// A chunk ready to store: its text span and its vectors per space id.
 #[derive(Debug, Clone, Default)]
 pub struct NewChunk {
+    /// Byte span in the item's extracted text.
     pub start: usize,
     pub end: usize,
+    /// Time span in the file (audio/video), milliseconds.
+    pub span_ms: Option<(i64, i64)>,
     pub text: Option<String>,
     pub vectors: Vec<(i64, Vec<f32>)>,
 }
@@ -37,6 +40,8 @@ pub struct NewItem {
     pub height: Option<u32>,
     pub labels: Option<String>,
     pub thumbnail: Option<Vec<u8>>,
+    /// Time span in the file for a segment of a recording, milliseconds.
+    pub span_ms: Option<(i64, i64)>,
     pub chunks: Vec<NewChunk>,
 }
 
@@ -46,14 +51,17 @@ pub struct NewFile {
     pub size: u64,
     pub mtime: i64,
     pub hash: String,
-    pub item: NewItem,
+    /// What the file yields: one item for a document or photo, several
+    /// time-spanned segments for a recording.
+    pub items: Vec<NewItem>,
     /// Non-fatal problems (e.g. truncated to a size cap), kept as ingest errors.
     pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Written {
-    pub item_id: i64,
+    pub item_ids: Vec<i64>,
+    /// Chunk ids of all items, in item order then chunk order.
     pub chunk_ids: Vec<i64>,
     /// (chunk id, item id) pairs that the replaced version had.
     pub removed: Vec<(i64, i64)>,

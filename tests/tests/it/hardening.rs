@@ -221,3 +221,60 @@ fn hostile_images_cost_one_error_record_each() {
         "{errs:?}"
     );
 }
+
+fn unicode_text() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let piece = prop_oneof![
+        Just("\u{a0}".to_string()),
+        Just("e\u{301}".to_string()),
+        Just("😀👩‍👩‍👧".to_string()),
+        Just("漢字かな".to_string()),
+        Just("שלום עולם".to_string()),
+        Just("مرحبا".to_string()),
+        Just("\r\n".to_string()),
+        Just(" ".to_string()),
+        "[a-zA-Z]{1,10}",
+        any::<char>().prop_map(|c| c.to_string()),
+    ];
+    proptest::collection::vec(piece, 1..400).prop_map(|v| v.concat())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 200, ..Default::default() })]
+    /// Chunk spans over any Unicode text: on char boundaries, covering the
+    /// whole text in order, consecutive windows overlapping or separated only
+    /// by what no token covers.
+    #[test]
+    fn chunk_spans_stay_on_char_boundaries_and_cover_the_text(text in unicode_text(), size in 2usize..40, overlap in 0usize..20) {
+        use std::sync::OnceLock;
+        static TOK: OnceLock<tokenizers::Tokenizer> = OnceLock::new();
+        let tok = TOK.get_or_init(|| {
+            let mut t = tokenizers::Tokenizer::from_file(models().dir("minilm-l6-v2-int8").join("tokenizer.json")).unwrap();
+            t.with_padding(None);
+            t.with_truncation(None).unwrap();
+            t
+        });
+        let overlap = overlap.min(size - 1);
+        let spans = pith_pipeline::chunk::chunk_spans(tok, &text, size, overlap).unwrap();
+        if text.trim().is_empty() {
+            proptest::prop_assert!(spans.is_empty());
+        } else {
+            proptest::prop_assert!(!spans.is_empty());
+            proptest::prop_assert_eq!(spans[0].start, 0);
+            proptest::prop_assert_eq!(spans.last().unwrap().end, text.len());
+            for s in &spans {
+                proptest::prop_assert!(s.start < s.end && s.end <= text.len());
+                proptest::prop_assert!(text.is_char_boundary(s.start) && text.is_char_boundary(s.end));
+            }
+            for w in spans.windows(2) {
+                proptest::prop_assert!(w[1].start >= w[0].start);
+                // Windows overlap or touch; with no overlap asked for, only
+                // what no token covers (spaces, line breaks) may lie between.
+                if w[1].start > w[0].end {
+                    let gap = &text[w[0].end..w[1].start];
+                    proptest::prop_assert!(!gap.chars().any(char::is_alphanumeric), "gap {:?}", gap);
+                }
+            }
+        }
+    }
+}
