@@ -10,7 +10,7 @@ BIN=${1:-target/release/pith}
 N=${2:-100}
 python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check schemathesis==4.32.5
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/files"
 cp target/testdata/skimage/{chelsea.png,coffee.png,rocket.jpg} "$work/files/"
 printf '# Passport\nRenew the passport before the Lisbon trip.\n' > "$work/files/note.md"
