@@ -35,6 +35,7 @@ PY
 echo -n "4 connections, 60 s, during the ingest of 2,000 files: "
 wrk -t2 -c4 -d60s -s scripts/wrk_queries.lua "http://127.0.0.1:$PORT" | grep JSON
 echo "files indexed by then: $(curl -s "127.0.0.1:$PORT/api/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['counts']['files'])")"
+[ "$MINUTES" -gt 0 ] || exit 0
 echo "RSS over $MINUTES minutes at 4 connections (MB, every 30 s):"
 ( for _ in $(seq 1 $((MINUTES * 2))); do sleep 30; awk '/VmRSS/ {printf "%.0f ", $2/1024}' /proc/$PID/status; done; echo ) &
 SAMPLER=$!

@@ -67,6 +67,10 @@ impl ImageEncoder {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
+        // One image is a search by image: ahead of any ingest backlog.
+        if batch.len() == 1 {
+            return self.worker.submit_urgent(batch)?.wait();
+        }
         self.worker.call(batch)
     }
 }

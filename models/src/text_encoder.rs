@@ -123,7 +123,11 @@ impl TextEncoder {
                 }
                 mask[r * cols..r * cols + s.len().min(max)].fill(1);
             }
-            pending.push((group, self.worker.submit(TokenBatch { ids, mask, rows, cols })?));
+            // A single text is a search query (ingest sends batches): it
+            // goes ahead of any ingest backlog.
+            let batch = TokenBatch { ids, mask, rows, cols };
+            let job = if seqs.len() == 1 { self.worker.submit_urgent(batch)? } else { self.worker.submit(batch)? };
+            pending.push((group, job));
         }
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); seqs.len()];
         for (group, p) in pending {

@@ -21,6 +21,9 @@ struct Job<I, O> {
 pub struct Worker<I, O> {
     name: String,
     tx: Option<Sender<Job<I, O>>>,
+    /// Urgent jobs (search queries): taken before any queued normal job, so a
+    /// query never waits behind an ingest's backlog of batches.
+    tx_urgent: Option<Sender<Job<I, O>>>,
     joins: Vec<JoinHandle<()>>,
     /// Jobs the handlers have run (counted on the worker threads, after the handler).
     calls: Arc<AtomicU64>,
@@ -55,12 +58,13 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
         F: FnMut(Vec<I>) -> Result<Vec<O>> + 'static,
     {
         let (tx, rx) = unbounded::<Job<I, O>>();
+        let (tx_urgent, rx_urgent) = unbounded::<Job<I, O>>();
         let replicas = inits.len();
         let (ready_tx, ready_rx) = bounded::<Result<()>>(replicas);
         let mut joins = Vec::new();
         let calls = Arc::new(AtomicU64::new(0));
         for (r, init) in inits.into_iter().enumerate() {
-            let (rx, ready_tx, calls) = (rx.clone(), ready_tx.clone(), calls.clone());
+            let (rx, rx_urgent, ready_tx, calls) = (rx.clone(), rx_urgent.clone(), ready_tx.clone(), calls.clone());
             let join = std::thread::Builder::new()
                 .name(format!("encoder-{name}-{r}"))
                 .spawn(move || {
@@ -74,25 +78,30 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
                             return;
                         }
                     };
-                    let mut carry: Option<Job<I, O>> = None;
+                    let mut carry: Option<(Job<I, O>, bool)> = None;
                     loop {
-                        let first = match carry.take() {
+                        let (first, urgent) = match carry.take() {
                             Some(j) => j,
-                            None => match rx.recv() {
-                                Ok(j) => j,
-                                Err(_) => break,
+                            None => match rx_urgent.try_recv() {
+                                Ok(j) => (j, true),
+                                Err(_) => crossbeam_channel::select_biased! {
+                                    recv(rx_urgent) -> j => match j { Ok(j) => (j, true), Err(_) => break },
+                                    recv(rx) -> j => match j { Ok(j) => (j, false), Err(_) => break },
+                                },
                             },
                         };
+                        // Merge queued jobs of the same urgency while the budget allows.
+                        let queue = if urgent { &rx_urgent } else { &rx };
                         let mut load = weight(&first.input);
                         let mut jobs = vec![first];
                         while load < budget {
-                            match rx.try_recv() {
+                            match queue.try_recv() {
                                 Ok(j) if load + weight(&j.input) <= budget => {
                                     load += weight(&j.input);
                                     jobs.push(j);
                                 }
                                 Ok(j) => {
-                                    carry = Some(j);
+                                    carry = Some((j, urgent));
                                     break;
                                 }
                                 Err(_) => break,
@@ -125,7 +134,7 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
                 .map_err(|e| ModelError::Ort(format!("spawning encoder thread: {e}")))?;
             joins.push(join);
         }
-        let worker = Worker { name: name.to_string(), tx: Some(tx), joins, calls };
+        let worker = Worker { name: name.to_string(), tx: Some(tx), tx_urgent: Some(tx_urgent), joins, calls };
         for _ in 0..replicas {
             // On error `worker` drops here, which closes the queue and joins the others.
             ready_rx.recv().map_err(|_| ModelError::WorkerGone(name.to_string()))??;
@@ -141,9 +150,19 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
     /// Queue one job; its answer comes from [`Pending::wait`]. Submitting
     /// several before waiting keeps every replica busy.
     pub fn submit(&self, input: I) -> Result<Pending<O>> {
+        self.send(input, false)
+    }
+
+    /// Queue a job ahead of every normal one (a search query behind an ingest).
+    pub fn submit_urgent(&self, input: I) -> Result<Pending<O>> {
+        self.send(input, true)
+    }
+
+    fn send(&self, input: I, urgent: bool) -> Result<Pending<O>> {
         let (reply, rx) = bounded(1);
         let gone = || ModelError::WorkerGone(self.name.clone());
-        self.tx.as_ref().ok_or_else(gone)?.send(Job { input, reply }).map_err(|_| gone())?;
+        let tx = if urgent { &self.tx_urgent } else { &self.tx };
+        tx.as_ref().ok_or_else(gone)?.send(Job { input, reply }).map_err(|_| gone())?;
         Ok(Pending { rx, name: self.name.clone() })
     }
 }
@@ -172,6 +191,7 @@ impl<I, O> Worker<I, O> {
 impl<I, O> Drop for Worker<I, O> {
     fn drop(&mut self) {
         self.tx.take();
+        self.tx_urgent.take();
         for j in self.joins.drain(..) {
             let _ = j.join();
         }
@@ -234,6 +254,33 @@ mod tests {
             assert!(total <= 10 || total == x, "job {x} merged into a batch of weight {total}");
         }
         assert_eq!(w.calls(), weights.len() as u64);
+    }
+
+    #[test]
+    fn urgent_jobs_overtake_a_queued_backlog() {
+        // One replica, each job takes 20 ms and answers with the order it ran in.
+        let order = Arc::new(AtomicU64::new(0));
+        let o = order.clone();
+        let w = Worker::spawn_pool(
+            "prio",
+            vec![move || {
+                Ok(move |xs: Vec<u32>| {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    Ok(xs.iter().map(|_| o.fetch_add(1, Ordering::SeqCst)).collect())
+                })
+            }],
+            1,
+            |_| 1,
+        )
+        .unwrap();
+        let backlog: Vec<_> = (0..10).map(|i| w.submit(i).unwrap()).collect();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let urgent = w.submit_urgent(99).unwrap().wait().unwrap();
+        // It ran second (after the job already running), not eleventh.
+        assert!(urgent <= 1, "urgent job ran at position {urgent}");
+        for p in backlog {
+            p.wait().unwrap();
+        }
     }
 
     #[test]
