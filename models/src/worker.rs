@@ -80,11 +80,13 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
                     };
                     let mut carry: Option<(Job<I, O>, bool)> = None;
                     loop {
-                        let (first, urgent) = match carry.take() {
-                            Some(j) => j,
-                            None => match rx_urgent.try_recv() {
-                                Ok(j) => (j, true),
-                                Err(_) => crossbeam_channel::select_biased! {
+                        // Urgent jobs first, even before a normal job carried
+                        // over from the last merge (it waits for the next turn).
+                        let (first, urgent) = match rx_urgent.try_recv() {
+                            Ok(j) => (j, true),
+                            Err(_) => match carry.take() {
+                                Some(j) => j,
+                                None => crossbeam_channel::select_biased! {
                                     recv(rx_urgent) -> j => match j { Ok(j) => (j, true), Err(_) => break },
                                     recv(rx) -> j => match j { Ok(j) => (j, false), Err(_) => break },
                                 },
@@ -101,7 +103,15 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
                                     jobs.push(j);
                                 }
                                 Ok(j) => {
-                                    carry = Some((j, urgent));
+                                    // At most one job waits aside: a normal job carried
+                                    // before this urgent batch keeps its place.
+                                    match carry.take() {
+                                        None => carry = Some((j, urgent)),
+                                        Some(held) => {
+                                            carry = Some(held);
+                                            jobs.push(j);
+                                        }
+                                    }
                                     break;
                                 }
                                 Err(_) => break,

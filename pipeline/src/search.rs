@@ -88,10 +88,17 @@ struct ItemList {
     best_chunk: HashMap<i64, u64>,
 }
 
-/// Below this many matching chunks, a filtered vector search scans them
-/// exactly (from SQLite) instead of walking the graph: exact, and cheaper
-/// than a graph walk that must skip almost every node.
+/// A filtered vector search scans the matching chunks exactly (their
+/// vectors read from SQLite) when they are few: at most `EXACT_SCAN_SMALL`,
+/// or at most `EXACT_SCAN_MAX` when they are also under a tenth of the
+/// space. There a graph walk would skip almost every node it visits; above
+/// it the filtered graph walk (wider as the filter narrows) is cheaper.
+pub const EXACT_SCAN_SMALL: usize = 2_000;
 pub const EXACT_SCAN_MAX: usize = 20_000;
+
+fn exact_scan(allowed: usize, live: usize) -> bool {
+    allowed <= EXACT_SCAN_SMALL || (allowed <= EXACT_SCAN_MAX && allowed * 10 <= live)
+}
 
 impl Engine {
     pub fn search(&self, req: &SearchRequest) -> Result<Vec<SearchHit>> {
@@ -149,7 +156,7 @@ impl Engine {
     fn vector_hits(&self, space: &str, q: &[f32], n: usize, allowed: Option<&Arc<HashSet<usize>>>) -> Result<Vec<u64>> {
         let Some((sid, ix)) = self.space(space) else { return Ok(Vec::new()) };
         let hits = match allowed {
-            Some(a) if a.len() <= EXACT_SCAN_MAX => {
+            Some(a) if exact_scan(a.len(), ix.len()) => {
                 let ids: Vec<usize> = a.iter().copied().collect();
                 let mut vecs = Vec::new();
                 self.reader()?.for_each_vector_batch(sid, Some(&ids), 2048, |b| {

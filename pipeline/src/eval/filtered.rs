@@ -4,7 +4,8 @@
 //! items. For every query, the exact answer is a brute-force scan of the
 //! text vectors inside the filter; it is compared (recall@10, items) with
 //! pith's filtered vector search, and with the graph path alone (filtered
-//! HNSW with oversampling, which pith uses above `EXACT_SCAN_MAX` matches).
+//! HNSW with oversampling, which pith uses when the filter is not selective;
+//! see `search::EXACT_SCAN_MAX`).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
