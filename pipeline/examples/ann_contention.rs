@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use pith_pipeline::index::vector::VectorIndex;
-use pith_pipeline::index::AnnIndex;
 
 fn unit(seed: u64, dim: usize) -> Vec<f32> {
     let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
