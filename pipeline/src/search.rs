@@ -158,11 +158,7 @@ impl Engine {
         let hits = match allowed {
             Some(a) if exact_scan(a.len(), ix.len()) => {
                 let ids: Vec<usize> = a.iter().copied().collect();
-                let mut vecs = Vec::new();
-                self.reader()?.for_each_vector_batch(sid, Some(&ids), 2048, |b| {
-                    vecs.extend(b);
-                    Ok(())
-                })?;
+                let vecs = self.reader()?.vectors_by_ids(sid, &ids)?;
                 exact_top_k(q, n, vecs)
             }
             other => ix.search(q, n, other.map(|a| a.as_ref())),

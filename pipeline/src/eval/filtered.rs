@@ -62,11 +62,7 @@ pub fn run(
     let allowed: Arc<HashSet<usize>> = Arc::new(engine.reader()?.chunk_ids_matching(&filters)?);
     let (sid, ix) = engine.space(space::TEXT).ok_or_else(|| PipelineError::NotFound("text space".into()))?;
     let ids: Vec<usize> = allowed.iter().copied().collect();
-    let mut vecs = Vec::new();
-    engine.reader()?.for_each_vector_batch(sid, Some(&ids), 4096, |b| {
-        vecs.extend(b);
-        Ok(())
-    })?;
+    let vecs = engine.reader()?.vectors_by_ids(sid, &ids)?;
     let enc = engine.encoders()?;
     let items = |chunks: Vec<usize>| -> Result<Vec<i64>> {
         let owner = engine.reader()?.items_of_chunks(&chunks.iter().map(|&c| c as u64).collect::<Vec<_>>())?;

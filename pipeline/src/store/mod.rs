@@ -274,6 +274,16 @@ impl Store {
         Ok(())
     }
 
+    /// The vectors of these chunks in one space (chunks without one are absent).
+    pub fn vectors_by_ids(&self, space_id: i64, ids: &[usize]) -> Result<Vec<(usize, Vec<f32>)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        self.for_each_vector_batch(space_id, Some(ids), 2048, |b| {
+            out.extend(b);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
     pub fn vector_ids_of_space(&self, space_id: i64) -> Result<std::collections::HashSet<usize>> {
         let mut st = self.conn.prepare("SELECT chunk_id FROM vectors WHERE space_id = ?1 AND codec = 'f32'")?;
         let rows = st.query_map([space_id], |r| r.get::<_, i64>(0))?;

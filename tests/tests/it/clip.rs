@@ -4,6 +4,17 @@ use pith_pipeline::{Engine, Kind};
 
 use super::common::*;
 
+/// A model cache (links to the real models) that has no CLIP model yet.
+fn cache_without_clip(dir: &std::path::Path) -> ModelCache {
+    let real = models();
+    let cache_dir = dir.join("models");
+    std::fs::create_dir_all(&cache_dir).unwrap();
+    for name in ["onnxruntime", "minilm-l6-v2-int8", "efficientnet-lite0"] {
+        std::os::unix::fs::symlink(real.dir(name), cache_dir.join(name)).unwrap();
+    }
+    ModelCache::new(&cache_dir)
+}
+
 /// A user-supplied CLIP export (here a tiny random-weight one the test data
 /// step generates with the same signatures) registers, embeds images and
 /// queries in its own space, and is searched.
@@ -11,14 +22,8 @@ use super::common::*;
 fn a_registered_clip_model_adds_a_searchable_space() {
     let tiny = testdata().join("tiny-clip");
     assert!(tiny.join("visual.onnx").exists(), "run `make testdata` (scripts/make_tiny_clip.py)");
-    let real = models();
     let d = tempfile::tempdir().unwrap();
-    let cache_dir = d.path().join("models");
-    std::fs::create_dir_all(&cache_dir).unwrap();
-    for name in ["onnxruntime", "minilm-l6-v2-int8", "efficientnet-lite0"] {
-        std::os::unix::fs::symlink(real.dir(name), cache_dir.join(name)).unwrap();
-    }
-    let cache = ModelCache::new(&cache_dir);
+    let cache = cache_without_clip(d.path());
     // A directory missing a file is refused with a clear message.
     let err = ClipEncoder::register(&cache.root, &testdata().join("skimage"), &cache.dir("clip")).unwrap_err().to_string();
     assert!(err.contains("visual.onnx"), "{err}");
@@ -60,14 +65,8 @@ fn a_registered_clip_model_adds_a_searchable_space() {
 #[test]
 fn spaces_are_name_model_dim_and_new_ones_are_backfilled() {
     let tiny = testdata().join("tiny-clip");
-    let real = models();
     let d = tempfile::tempdir().unwrap();
-    let cache_dir = d.path().join("models");
-    std::fs::create_dir_all(&cache_dir).unwrap();
-    for name in ["onnxruntime", "minilm-l6-v2-int8", "efficientnet-lite0"] {
-        std::os::unix::fs::symlink(real.dir(name), cache_dir.join(name)).unwrap();
-    }
-    let cache = ModelCache::new(&cache_dir);
+    let cache = cache_without_clip(d.path());
     let store = d.path().join("store");
     let dir = d.path().join("imgs");
     photos(&dir, &["chelsea.png", "coffee.png"]);
