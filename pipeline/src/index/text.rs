@@ -157,8 +157,24 @@ impl TextIndex {
 
     /// Top `n` chunk ids by BM25 for a user query (lenient parsing: never
     /// fails on syntax). A filter is applied inside the collector, so a
-    /// selective filter still yields its best `n` matches.
+    /// selective filter still yields its best `n` matches. A query that
+    /// tantivy parses into something it then cannot run (`foo:*` names a
+    /// field that does not exist) is searched again as plain words.
     pub fn search(&self, query: &str, n: usize, allowed: Option<&Arc<HashSet<usize>>>) -> Result<Vec<(u64, f32)>> {
+        match self.search_parsed(query, n, allowed) {
+            Ok(hits) => Ok(hits),
+            Err(e) => {
+                let plain: String = query.chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
+                tracing::debug!(error = %e, "query syntax failed; searching its words");
+                if plain.trim().is_empty() {
+                    return Ok(Vec::new());
+                }
+                self.search_parsed(&plain, n, allowed)
+            }
+        }
+    }
+
+    fn search_parsed(&self, query: &str, n: usize, allowed: Option<&Arc<HashSet<usize>>>) -> Result<Vec<(u64, f32)>> {
         let searcher = self.reader.searcher();
         let mut qp = QueryParser::for_index(&self.index, vec![self.f_title, self.f_body, self.f_path]);
         qp.set_field_boost(self.f_path, 0.5);

@@ -278,3 +278,23 @@ proptest::proptest! {
         }
     }
 }
+
+/// Found by the `query` fuzz target: `word:*` became an "exists" query on a
+/// field that does not exist, and BM25 search failed (HTTP 500).
+#[test]
+fn a_query_naming_a_missing_field_is_searched_as_words() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("n");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.txt"), "The title of the passport form.").unwrap();
+    let e = engine(&d.path().join("store"));
+    ingest_dir(&e, &dir);
+    for q in ["0tts:*", "passport itLe:*", "title:(", "\u{5e9}\u{8a9e}izitle:* passport", ":*", "*"] {
+        for mode in [pith_pipeline::Mode::Bm25, pith_pipeline::Mode::Hybrid] {
+            let r = e.search(&SearchRequest { mode, ..SearchRequest::new(q, 5) });
+            assert!(r.is_ok(), "{q:?} {mode:?}: {:?}", r.err());
+        }
+    }
+    let bm25 = SearchRequest { mode: pith_pipeline::Mode::Bm25, ..SearchRequest::new("passport itLe:*", 5) };
+    assert_eq!(e.search(&bm25).unwrap().len(), 1);
+}
