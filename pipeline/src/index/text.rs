@@ -160,8 +160,12 @@ impl TextIndex {
     /// selective filter still yields its best `n` matches. A query that
     /// tantivy parses into something it then cannot run (`foo:*` names a
     /// field that does not exist) is searched again as plain words.
+    /// Searches `query` in tantivy's query syntax. A query tantivy cannot
+    /// run (an error, or a panic inside its scorers: the query fuzz target
+    /// once hit a phrase-scorer debug assertion) is searched again as plain
+    /// words, so user input never fails or panics a search.
     pub fn search(&self, query: &str, n: usize, allowed: Option<&Arc<HashSet<usize>>>) -> Result<Vec<(u64, f32)>> {
-        match self.search_parsed(query, n, allowed) {
+        match self.search_guarded(query, n, allowed) {
             Ok(hits) => Ok(hits),
             Err(e) => {
                 let plain: String = query.chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
@@ -169,9 +173,17 @@ impl TextIndex {
                 if plain.trim().is_empty() {
                     return Ok(Vec::new());
                 }
-                self.search_parsed(&plain, n, allowed)
+                self.search_guarded(&plain, n, allowed)
             }
         }
+    }
+
+    fn search_guarded(&self, query: &str, n: usize, allowed: Option<&Arc<HashSet<usize>>>) -> Result<Vec<(u64, f32)>> {
+        let run = std::panic::AssertUnwindSafe(|| self.search_parsed(query, n, allowed));
+        std::panic::catch_unwind(run).unwrap_or_else(|_| {
+            tracing::warn!(query, "tantivy panicked on this query");
+            Err(PipelineError::Internal("the text index panicked on this query".into()))
+        })
     }
 
     fn search_parsed(&self, query: &str, n: usize, allowed: Option<&Arc<HashSet<usize>>>) -> Result<Vec<(u64, f32)>> {

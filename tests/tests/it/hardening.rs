@@ -298,3 +298,42 @@ fn a_query_naming_a_missing_field_is_searched_as_words() {
     let bm25 = SearchRequest { mode: pith_pipeline::Mode::Bm25, ..SearchRequest::new("passport itLe:*", 5) };
     assert_eq!(e.search(&bm25).unwrap().len(), 1);
 }
+
+/// A longer query fuzz run after the fix above hit a debug assertion in
+/// tantivy 0.27's phrase scorer (`target (4) should be greater than or equal
+/// to doc (2147483647)`) on this input, with the fuzz target's five-document
+/// index. It did not recur from the input alone (20,000 runs), so this test
+/// pins the inputs, and `TextIndex::search` now catches a panic inside
+/// tantivy and searches the words instead.
+#[test]
+fn the_phrase_scorer_fuzz_input_searches_cleanly() {
+    use pith_pipeline::index::text::TextIndex;
+    use pith_pipeline::store::ChunkDoc;
+    let d = tempfile::tempdir().unwrap();
+    let idx = TextIndex::open(d.path()).unwrap();
+    let docs = [
+        ("Cats and dogs", "notes/cats.md", "The cats were sleeping on the sofa all day."),
+        ("Café menu", "menu/café.txt", "Crème brûlée\u{a0}costs €5; e\u{301}clair 3€."),
+        ("日本語", "jp/天気.txt", "東京の天気は晴れです。日本語のテキスト。"),
+        ("שלום", "he/שלום.txt", "שלום עולם, مرحبا بالعالم"),
+        ("Emoji", "fun/😀.txt", "party 🎉 time 😀 with friends\r\nnext line"),
+    ];
+    let add: Vec<ChunkDoc> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, (title, path, text))| ChunkDoc {
+            chunk_id: i as i64 + 1,
+            item_id: i as i64 + 1,
+            kind: "text".into(),
+            title: title.to_string(),
+            path: path.to_string(),
+            text: text.to_string(),
+            labels: String::new(),
+        })
+        .collect();
+    idx.apply(&[], &add).unwrap();
+    for q in ["id:[1 TO 6] item:>3 boday:* ~2 \"phrase\"~3", "id:[1 TO 6] item:>3 \"phrase\"~3", "item:>3 \"cats were\"~3"] {
+        let r = idx.search(q, 10, None);
+        assert!(r.is_ok(), "{q:?}: {:?}", r.err());
+    }
+}
