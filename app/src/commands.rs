@@ -36,7 +36,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Search(args) => search(cfg, args),
         Command::Similar { id, k, json } => {
             let engine = Engine::open_read_only(cfg)?;
-            print_hits(&engine.similar(id, k)?, json)
+            print_hits(&engine.similar(pith_pipeline::ids::ItemId(id), k)?, json)
         }
         Command::Status { json, errors } => status(cfg, json, errors),
         Command::Check { repair } => {

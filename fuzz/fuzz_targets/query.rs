@@ -11,6 +11,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
+use pith_pipeline::ids::{ChunkId, ItemId};
 use pith_pipeline::index::text::{analyzer, TextIndex, ANALYZER};
 use pith_pipeline::store::ChunkDoc;
 use pith_web::api::SearchParams;
@@ -61,8 +62,8 @@ fn text_index() -> &'static TextIndex {
             .iter()
             .enumerate()
             .map(|(i, (title, path, text))| ChunkDoc {
-                chunk_id: i as i64 + 1,
-                item_id: i as i64 + 1,
+                chunk_id: ChunkId(i as i64 + 1),
+                item_id: ItemId(i as i64 + 1),
                 kind: "text".into(),
                 title: title.to_string(),
                 path: path.to_string(),

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use pith_pipeline::ids::ChunkId;
 use pith_pipeline::index::vector::VectorIndex;
 
 fn unit(seed: u64, dim: usize) -> Vec<f32> {
@@ -25,7 +26,7 @@ fn unit(seed: u64, dim: usize) -> Vec<f32> {
 fn main() {
     let dim = 384;
     let ix = Arc::new(VectorIndex::empty("t", dim));
-    let base: Vec<(usize, Vec<f32>)> = (0..5000).map(|i| (i, unit(i as u64, dim))).collect();
+    let base: Vec<(ChunkId, Vec<f32>)> = (0..5000).map(|i| (ChunkId(i), unit(i as u64, dim))).collect();
     ix.insert(&base);
     for phase in ["idle", "while inserting 2000 in batches of 512"] {
         let stop = Arc::new(AtomicBool::new(false));
@@ -33,8 +34,8 @@ fn main() {
             let (ix, stop) = (ix.clone(), stop.clone());
             std::thread::spawn(move || {
                 for b in 0..4 {
-                    let batch: Vec<(usize, Vec<f32>)> =
-                        (0..512).map(|j| (10_000 + b * 512 + j, unit((10_000 + b * 512 + j) as u64, dim))).collect();
+                    let batch: Vec<(ChunkId, Vec<f32>)> =
+                        (0..512).map(|j| (ChunkId(10_000 + b * 512 + j), unit((10_000 + b * 512 + j) as u64, dim))).collect();
                     ix.insert(&batch);
                 }
                 stop.store(true, Ordering::SeqCst);

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::encoders::space;
 use crate::engine::{Engine, Space};
 use crate::error::Result;
+use crate::ids::ChunkId;
 use crate::ingest::Progress;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -54,7 +55,7 @@ impl Engine {
 
     fn backfill_space(&self, sp: &Space, progress: &dyn Progress) -> Result<(usize, usize)> {
         let kind = space::kind_of(&sp.row.label);
-        let (mut after, mut added, mut skipped) = (0i64, 0usize, 0usize);
+        let (mut after, mut added, mut skipped) = (ChunkId(0), 0usize, 0usize);
         loop {
             if progress.cancelled() {
                 break;
@@ -67,8 +68,7 @@ impl Engine {
                 continue;
             }
             let ids = self.store()?.add_vectors(sp.row.id, &vectors)?;
-            let fresh: Vec<(usize, Vec<f32>)> =
-                vectors.into_iter().filter(|(c, _)| ids.contains(c)).map(|(c, v)| (c as usize, v)).collect();
+            let fresh: Vec<(ChunkId, Vec<f32>)> = vectors.into_iter().filter(|(c, _)| ids.contains(c)).collect();
             added += fresh.len();
             sp.ix.insert(&fresh);
             tracing::info!(space = %sp.row.label, added, "backfill progress");
@@ -76,7 +76,12 @@ impl Engine {
         Ok((added, skipped))
     }
 
-    fn embed_for(&self, label: &str, batch: &[crate::store::spaces::MissingChunk], skipped: &mut usize) -> Result<Vec<(i64, Vec<f32>)>> {
+    fn embed_for(
+        &self,
+        label: &str,
+        batch: &[crate::store::spaces::MissingChunk],
+        skipped: &mut usize,
+    ) -> Result<Vec<(ChunkId, Vec<f32>)>> {
         let enc = self.encoders()?;
         if label == space::TEXT {
             let texts: Vec<&str> = batch.iter().map(|(_, t, _, _)| t.as_str()).collect();

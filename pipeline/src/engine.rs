@@ -30,6 +30,7 @@ use serde::Serialize;
 use crate::conse::ConseConfig;
 use crate::encoders::{space, Encoders};
 use crate::error::{io_err, PipelineError, Result};
+use crate::ids::{ChunkId, FileId, ItemId, SpaceId};
 use crate::index::text::TextIndex;
 use crate::index::vector::VectorIndex;
 use crate::index::AnnIndex;
@@ -148,7 +149,7 @@ fn wanted_spaces(models: &pith_models::ModelCache) -> Vec<(&'static str, String,
     out
 }
 
-fn vectors_dir(data_dir: &std::path::Path, id: i64) -> PathBuf {
+fn vectors_dir(data_dir: &std::path::Path, id: SpaceId) -> PathBuf {
     data_dir.join("vectors").join(id.to_string())
 }
 
@@ -251,13 +252,13 @@ impl Engine {
     }
 
     /// The active space of a label (what search uses).
-    pub fn space(&self, label: &str) -> Option<(i64, Arc<dyn AnnIndex>)> {
+    pub fn space(&self, label: &str) -> Option<(SpaceId, Arc<dyn AnnIndex>)> {
         let spaces = self.spaces.read().unwrap_or_else(|p| p.into_inner());
         spaces.iter().find(|s| s.row.label == label && s.row.state == "active").map(|s| (s.row.id, s.ix.clone()))
     }
 
     /// The space of a label that the loaded model fills (where ingest writes).
-    pub fn current_space(&self, label: &str) -> Option<(i64, Arc<dyn AnnIndex>)> {
+    pub fn current_space(&self, label: &str) -> Option<(SpaceId, Arc<dyn AnnIndex>)> {
         let spaces = self.spaces.read().unwrap_or_else(|p| p.into_inner());
         spaces.iter().find(|s| s.row.label == label && s.current).map(|s| (s.row.id, s.ix.clone()))
     }
@@ -268,7 +269,7 @@ impl Engine {
     }
 
     /// Id of the space ingest writes for this label.
-    pub fn space_id(&self, label: &str) -> Option<i64> {
+    pub fn space_id(&self, label: &str) -> Option<SpaceId> {
         self.current_space(label).map(|s| s.0)
     }
 
@@ -307,8 +308,8 @@ impl Engine {
         let store = self.reader()?;
         let sql = store.chunk_ids()?;
         let tix = self.text.ids()?;
-        let extra: Vec<u64> = tix.difference(&sql).copied().collect();
-        let missing: Vec<i64> = sql.difference(&tix).map(|&v| v as i64).collect();
+        let extra: Vec<ChunkId> = tix.difference(&sql).copied().collect();
+        let missing: Vec<ChunkId> = sql.difference(&tix).copied().collect();
         drop(store);
         if !extra.is_empty() {
             self.text.apply_raw(&[], &extra, &[])?;
@@ -329,8 +330,8 @@ impl Engine {
             let id = row.id;
             let want = self.reader()?.vector_ids_of_space(id)?;
             let have = ix.live_ids();
-            let extra: Vec<usize> = have.difference(&want).copied().collect();
-            let missing: Vec<usize> = want.difference(&have).copied().collect();
+            let extra: Vec<ChunkId> = have.difference(&want).copied().collect();
+            let missing: Vec<ChunkId> = want.difference(&have).copied().collect();
             if extra.is_empty() && missing.is_empty() {
                 continue;
             }
@@ -366,7 +367,7 @@ impl Engine {
         let mut new_chunks = Vec::new();
         for w in &written {
             for &(c, it) in &w.removed {
-                del_chunks.push(c as usize);
+                del_chunks.push(c);
                 del_items.push(it);
             }
             new_chunks.extend(w.chunk_ids.iter().copied());
@@ -375,11 +376,11 @@ impl Engine {
         del_items.dedup();
         let docs = self.store()?.chunk_docs(&new_chunks)?;
         self.text.apply(&del_items, &docs)?;
-        let mut per_space: HashMap<i64, Vec<(usize, Vec<f32>)>> = HashMap::new();
+        let mut per_space: HashMap<SpaceId, Vec<(ChunkId, Vec<f32>)>> = HashMap::new();
         for (f, w) in files.iter().zip(&written) {
             for (c, cid) in f.items.iter().flat_map(|it| &it.chunks).zip(&w.chunk_ids) {
                 for (sid, v) in &c.vectors {
-                    per_space.entry(*sid).or_default().push((*cid as usize, v.clone()));
+                    per_space.entry(*sid).or_default().push((*cid, v.clone()));
                 }
             }
         }
@@ -401,11 +402,11 @@ impl Engine {
                 removed.extend(store.delete_file(p)?);
             }
         }
-        let mut items: Vec<i64> = removed.iter().map(|(_, it)| *it).collect();
+        let mut items: Vec<ItemId> = removed.iter().map(|(_, it)| *it).collect();
         items.sort_unstable();
         items.dedup();
         self.text.apply(&items, &[])?;
-        let chunks: Vec<usize> = removed.iter().map(|(c, _)| *c as usize).collect();
+        let chunks: Vec<ChunkId> = removed.iter().map(|(c, _)| *c).collect();
         for s in self.spaces() {
             s.ix.remove(&chunks);
         }
@@ -464,12 +465,12 @@ impl Engine {
         Ok(Status { data_dir: self.cfg.data_dir.display().to_string(), counts: store.counts()?, spaces, errors: store.errors(errors)? })
     }
 
-    pub fn item(&self, id: i64) -> Result<crate::store::ItemRow> {
+    pub fn item(&self, id: ItemId) -> Result<crate::store::ItemRow> {
         self.reader()?.item(id)?.ok_or_else(|| PipelineError::NotFound(format!("item {id}")))
     }
 
     /// The item's extracted text, reassembled from its (overlapping) chunks, capped at 256 KiB.
-    pub fn item_text(&self, id: i64) -> Result<String> {
+    pub fn item_text(&self, id: ItemId) -> Result<String> {
         const MAX: usize = 256 << 10;
         let chunks = self.reader()?.chunks_of_item(id)?;
         let mut out = String::new();
@@ -492,7 +493,7 @@ impl Engine {
         Ok(out)
     }
 
-    pub fn thumbnail(&self, id: i64) -> Result<(String, Vec<u8>)> {
+    pub fn thumbnail(&self, id: ItemId) -> Result<(String, Vec<u8>)> {
         self.reader()?.thumbnail(id)?.ok_or_else(|| PipelineError::NotFound(format!("thumbnail of item {id}")))
     }
 
@@ -504,7 +505,7 @@ impl Engine {
         self.reader()?.paths_under(prefix)
     }
 
-    pub fn touch_file(&self, id: i64, mtime: i64) -> Result<()> {
+    pub fn touch_file(&self, id: FileId, mtime: i64) -> Result<()> {
         self.store()?.touch_file(id, mtime)
     }
 }

@@ -6,11 +6,12 @@
 //! raw scores, are fused, so BM25 and cosine scales never need calibrating.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
 /// Fuse ranked lists of ids; returns (id, fused score) best first. Ties keep
 /// the order in which ids were first seen, so the result is deterministic.
-pub fn rrf(lists: &[(f32, Vec<i64>)], k: f32) -> Vec<(i64, f32)> {
-    let mut score: HashMap<i64, (f32, usize)> = HashMap::new();
+pub fn rrf<T: Copy + Eq + Hash>(lists: &[(f32, Vec<T>)], k: f32) -> Vec<(T, f32)> {
+    let mut score: HashMap<T, (f32, usize)> = HashMap::new();
     let mut seen = 0usize;
     for (w, list) in lists {
         for (r, id) in list.iter().enumerate() {
@@ -21,7 +22,7 @@ pub fn rrf(lists: &[(f32, Vec<i64>)], k: f32) -> Vec<(i64, f32)> {
             e.0 += w / (k + (r + 1) as f32);
         }
     }
-    let mut out: Vec<(i64, f32, usize)> = score.into_iter().map(|(id, (s, o))| (id, s, o)).collect();
+    let mut out: Vec<(T, f32, usize)> = score.into_iter().map(|(id, (s, o))| (id, s, o)).collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
     out.into_iter().map(|(id, s, _)| (id, s)).collect()
 }

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod fusion;
+pub mod ids;
 pub mod index;
 pub mod ingest;
 pub mod policy;

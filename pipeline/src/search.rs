@@ -11,6 +11,7 @@ use crate::encoders::space;
 use crate::engine::Engine;
 use crate::error::{PipelineError, Result};
 use crate::fusion::rrf;
+use crate::ids::{ChunkId, ItemId};
 use crate::index::vector::exact_top_k;
 use crate::snippet::snippet;
 pub use crate::types::{Filters, Kind, Weights};
@@ -55,7 +56,7 @@ impl SearchRequest {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchHit {
-    pub id: i64,
+    pub id: ItemId,
     pub kind: String,
     pub path: String,
     pub title: String,
@@ -64,7 +65,7 @@ pub struct SearchHit {
     #[schema(value_type = Vec<Vec<u64>>)]
     pub highlights: Vec<(usize, usize)>,
     pub score: f32,
-    pub chunk_id: i64,
+    pub chunk_id: ChunkId,
     pub chunk_start: i64,
     pub chunk_end: i64,
     pub thumbnail: Option<String>,
@@ -77,15 +78,15 @@ pub struct SearchHit {
 pub struct ChunkList {
     pub name: &'static str,
     pub weight: f32,
-    pub chunks: Vec<u64>,
+    pub chunks: Vec<ChunkId>,
 }
 
 /// A ranked list of chunk hits collapsed to items (first occurrence wins).
 struct ItemList {
     name: &'static str,
     weight: f32,
-    items: Vec<i64>,
-    best_chunk: HashMap<i64, u64>,
+    items: Vec<ItemId>,
+    best_chunk: HashMap<ItemId, ChunkId>,
 }
 
 /// A filtered vector search scans the matching chunks exactly (their
@@ -153,21 +154,21 @@ impl Engine {
         Ok(raw)
     }
 
-    fn vector_hits(&self, space: &str, q: &[f32], n: usize, allowed: Option<&Arc<HashSet<usize>>>) -> Result<Vec<u64>> {
+    fn vector_hits(&self, space: &str, q: &[f32], n: usize, allowed: Option<&Arc<HashSet<ChunkId>>>) -> Result<Vec<ChunkId>> {
         let Some((sid, ix)) = self.space(space) else { return Ok(Vec::new()) };
         let hits = match allowed {
             Some(a) if exact_scan(a.len(), ix.len()) => {
-                let ids: Vec<usize> = a.iter().copied().collect();
+                let ids: Vec<ChunkId> = a.iter().copied().collect();
                 let vecs = self.reader()?.vectors_by_ids(sid, &ids)?;
                 exact_top_k(q, n, vecs)
             }
             other => ix.search(q, n, other.map(|a| a.as_ref())),
         };
-        Ok(hits.into_iter().map(|(id, _)| id as u64).collect())
+        Ok(hits.into_iter().map(|(id, _)| id).collect())
     }
 
     fn fuse_and_hydrate(&self, q: &str, raw: Vec<ChunkList>, k: usize, offset: usize) -> Result<Vec<SearchHit>> {
-        let all: Vec<u64> = raw.iter().flat_map(|l| l.chunks.iter().copied()).collect::<HashSet<_>>().into_iter().collect();
+        let all: Vec<ChunkId> = raw.iter().flat_map(|l| l.chunks.iter().copied()).collect::<HashSet<_>>().into_iter().collect();
         // Ids SQLite no longer has (a crash between writes) simply vanish here.
         let owner = self.reader()?.items_of_chunks(&all)?;
         let lists: Vec<ItemList> = raw
@@ -206,11 +207,18 @@ impl Engine {
         Ok(hits)
     }
 
-    fn hydrate(&self, q: &str, item_id: i64, chunk: Option<u64>, score: f32, ranks: HashMap<String, usize>) -> Result<Option<SearchHit>> {
+    fn hydrate(
+        &self,
+        q: &str,
+        item_id: ItemId,
+        chunk: Option<ChunkId>,
+        score: f32,
+        ranks: HashMap<String, usize>,
+    ) -> Result<Option<SearchHit>> {
         let store = self.reader()?;
         let Some(item) = store.item(item_id)? else { return Ok(None) };
         let chunk = match chunk {
-            Some(c) => store.chunk(c as i64)?,
+            Some(c) => store.chunk(c)?,
             None => store.first_chunk_of_item(item_id)?,
         };
         drop(store);
@@ -227,7 +235,7 @@ impl Engine {
             snippet: snip,
             highlights,
             score,
-            chunk_id: chunk.as_ref().map_or(0, |c| c.id),
+            chunk_id: chunk.as_ref().map_or(ChunkId(0), |c| c.id),
             chunk_start: chunk.as_ref().map_or(0, |c| c.start),
             chunk_end: chunk.as_ref().map_or(0, |c| c.end),
             ranks,
@@ -235,7 +243,7 @@ impl Engine {
     }
 
     /// Items like this one: image→image in the visual space, text→text in the text space.
-    pub fn similar(&self, item_id: i64, k: usize) -> Result<Vec<SearchHit>> {
+    pub fn similar(&self, item_id: ItemId, k: usize) -> Result<Vec<SearchHit>> {
         let item = self.item(item_id)?;
         let space_name = if item.kind == "image" { space::VISUAL } else { space::TEXT };
         let (sid, ix) = self.space(space_name).ok_or_else(|| PipelineError::NotFound(format!("space {space_name}")))?;
@@ -267,7 +275,7 @@ impl Engine {
 
     fn search_vector(&self, name: &'static str, ix: &dyn crate::index::AnnIndex, v: &[f32], k: usize) -> Result<Vec<SearchHit>> {
         let k = k.clamp(1, 1000);
-        let ids: Vec<u64> = ix.search(v, k, None).into_iter().map(|(id, _)| id as u64).collect();
+        let ids: Vec<ChunkId> = ix.search(v, k, None).into_iter().map(|(id, _)| id).collect();
         self.fuse_and_hydrate("", vec![ChunkList { name, weight: 1.0, chunks: ids }], k, 0)
     }
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use pith_pipeline::ids::ItemId;
 
 pub const MAX_K: usize = 200;
 
@@ -208,11 +209,15 @@ pub struct ItemResponse {
     pub text: Option<String>,
 }
 
-fn parse_id(s: &str) -> Result<i64, ApiError> {
-    s.parse::<i64>().ok().filter(|&i| i > 0).ok_or_else(|| ApiError::BadRequest(format!("item id must be a positive integer, got `{s}`")))
+pub fn parse_id(s: &str) -> Result<ItemId, ApiError> {
+    s.parse::<i64>()
+        .ok()
+        .filter(|&i| i > 0)
+        .map(ItemId)
+        .ok_or_else(|| ApiError::BadRequest(format!("item id must be a positive integer, got `{s}`")))
 }
 
-pub async fn load_item(st: &AppState, id: i64) -> Result<ItemResponse, ApiError> {
+pub async fn load_item(st: &AppState, id: ItemId) -> Result<ItemResponse, ApiError> {
     st.run(move |e| {
         let item = e.item(id)?;
         let text = if item.kind == "text" { Some(e.item_text(id)?) } else { None };

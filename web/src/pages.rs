@@ -15,7 +15,7 @@ use crate::state::AppState;
 const PAGE_SIZE: usize = 24;
 
 pub struct Hit {
-    pub id: i64,
+    pub id: pith_pipeline::ids::ItemId,
     pub kind: String,
     pub title: String,
     pub path: String,
@@ -169,7 +169,7 @@ async fn empty_reason(st: &AppState, page: usize, kind: &str) -> String {
 #[derive(Template, WebTemplate)]
 #[template(path = "item.html")]
 pub struct ItemPage {
-    pub id: i64,
+    pub id: pith_pipeline::ids::ItemId,
     pub kind: String,
     pub title: String,
     pub path: String,
@@ -184,7 +184,7 @@ pub struct ItemPage {
 }
 
 pub async fn item_page(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Response, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::BadRequest(format!("item id must be an integer, got `{id}`")))?;
+    let id = api::parse_id(&id)?;
     let it = api::load_item(&st, id).await?;
     let similar = st.run(move |e| Ok(e.similar(id, 13)?)).await.unwrap_or_default();
     let i = it.item;
@@ -322,8 +322,8 @@ mod tests {
         #[test]
         fn hit_runs_always_rebuild_the_snippet(snippet in "\\PC{0,80}", ranges in proptest::collection::vec((0usize..200, 0usize..200), 0..6)) {
             let hit = pith_pipeline::SearchHit {
-                id: 1, kind: "text".into(), path: "/x".into(), title: "t".into(), snippet: snippet.clone(),
-                highlights: ranges, score: 0.0, chunk_id: 1, chunk_start: 0, chunk_end: 0, thumbnail: None, ranks: Default::default(),
+                id: pith_pipeline::ids::ItemId(1), kind: "text".into(), path: "/x".into(), title: "t".into(), snippet: snippet.clone(),
+                highlights: ranges, score: 0.0, chunk_id: pith_pipeline::ids::ChunkId(1), chunk_start: 0, chunk_end: 0, thumbnail: None, ranks: Default::default(),
             };
             let h = Hit::from(hit);
             let joined: String = h.runs.iter().map(|(t, _)| t.as_str()).collect();

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::encoders::space;
 use crate::engine::{Engine, EngineConfig};
 use crate::error::{io_err, PipelineError, Result};
+use crate::ids::{ChunkId, ItemId};
 use crate::index::vector::exact_top_k;
 use crate::ingest::{ingest_documents, Progress};
 use crate::search::{Filters, Mode, SearchRequest};
@@ -59,17 +60,17 @@ pub fn run(
         ingest_documents(&engine, docs, progress)?;
     }
     let filters = Filters { path_prefix: Some("b00/".into()), ..Default::default() };
-    let allowed: Arc<HashSet<usize>> = Arc::new(engine.reader()?.chunk_ids_matching(&filters)?);
+    let allowed: Arc<HashSet<ChunkId>> = Arc::new(engine.reader()?.chunk_ids_matching(&filters)?);
     let (sid, ix) = engine.space(space::TEXT).ok_or_else(|| PipelineError::NotFound("text space".into()))?;
-    let ids: Vec<usize> = allowed.iter().copied().collect();
+    let ids: Vec<ChunkId> = allowed.iter().copied().collect();
     let vecs = engine.reader()?.vectors_by_ids(sid, &ids)?;
     let enc = engine.encoders()?;
-    let items = |chunks: Vec<usize>| -> Result<Vec<i64>> {
-        let owner = engine.reader()?.items_of_chunks(&chunks.iter().map(|&c| c as u64).collect::<Vec<_>>())?;
+    let items = |chunks: Vec<ChunkId>| -> Result<Vec<ItemId>> {
+        let owner = engine.reader()?.items_of_chunks(&chunks)?;
         let mut seen = HashSet::new();
-        Ok(chunks.iter().filter_map(|c| owner.get(&(*c as u64)).copied()).filter(|i| seen.insert(*i)).take(10).collect())
+        Ok(chunks.iter().filter_map(|c| owner.get(c).copied()).filter(|i| seen.insert(*i)).take(10).collect())
     };
-    let recall = |got: &[i64], want: &[i64]| -> f64 {
+    let recall = |got: &[ItemId], want: &[ItemId]| -> f64 {
         if want.is_empty() {
             return 1.0;
         }
@@ -85,7 +86,7 @@ pub fn run(
         let graph = items(ix.search(&qv, 100, Some(&allowed)).into_iter().map(|(c, _)| c).collect())?;
         let post = items(ix.search(&qv, 100, None).into_iter().map(|(c, _)| c).filter(|c| allowed.contains(c)).collect())?;
         let req = SearchRequest { filters: filters.clone(), mode: Mode::Vector, ..SearchRequest::new(q.clone(), 10) };
-        let pith: Vec<i64> = engine.search(&req)?.into_iter().map(|h| h.id).collect();
+        let pith: Vec<ItemId> = engine.search(&req)?.into_iter().map(|h| h.id).collect();
         r_pith += recall(&pith, &exact);
         r_graph += recall(&graph, &exact);
         r_post += recall(&post, &exact);

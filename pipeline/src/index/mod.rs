@@ -12,20 +12,21 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use crate::error::Result;
+use crate::ids::ChunkId;
 
 /// Vectors for one rebuild, pushed in batches by the caller.
-pub type Feed<'a> = &'a mut dyn FnMut(&mut dyn FnMut(&[(usize, Vec<f32>)])) -> Result<()>;
+pub type Feed<'a> = &'a mut dyn FnMut(&mut dyn FnMut(&[(ChunkId, Vec<f32>)])) -> Result<()>;
 
 pub trait AnnIndex: Send + Sync {
     fn dim(&self) -> usize;
     /// Add vectors (ids already present are ignored).
-    fn insert(&self, items: &[(usize, Vec<f32>)]);
+    fn insert(&self, items: &[(ChunkId, Vec<f32>)]);
     /// Remove ids (they never come back from `search`).
-    fn remove(&self, ids: &[usize]);
+    fn remove(&self, ids: &[ChunkId]);
     /// Top `k` (id, cosine), restricted to `allowed` when given.
-    fn search(&self, q: &[f32], k: usize, allowed: Option<&HashSet<usize>>) -> Vec<(usize, f32)>;
+    fn search(&self, q: &[f32], k: usize, allowed: Option<&HashSet<ChunkId>>) -> Vec<(ChunkId, f32)>;
     /// Ids that `search` can return.
-    fn live_ids(&self) -> HashSet<usize>;
+    fn live_ids(&self) -> HashSet<ChunkId>;
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
         self.len() == 0

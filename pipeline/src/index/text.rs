@@ -15,6 +15,7 @@ use tantivy::tokenizer::{
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use crate::error::{PipelineError, Result};
+use crate::ids::{ChunkId, ItemId};
 use crate::store::ChunkDoc;
 
 pub const ANALYZER: &str = "pith_en";
@@ -105,27 +106,27 @@ impl TextIndex {
     }
 
     /// Delete every document of these items and add these chunks, then commit.
-    pub fn apply(&self, delete_items: &[i64], add: &[ChunkDoc]) -> Result<()> {
+    pub fn apply(&self, delete_items: &[ItemId], add: &[ChunkDoc]) -> Result<()> {
         self.apply_raw(delete_items, &[], add)
     }
 
     /// As [`apply`], also deleting single chunk ids (reconciliation).
-    pub fn apply_raw(&self, delete_items: &[i64], delete_chunks: &[u64], add: &[ChunkDoc]) -> Result<()> {
+    pub fn apply_raw(&self, delete_items: &[ItemId], delete_chunks: &[ChunkId], add: &[ChunkDoc]) -> Result<()> {
         if delete_items.is_empty() && delete_chunks.is_empty() && add.is_empty() {
             return Ok(());
         }
         self.with_writer(|w, me| {
             for &it in delete_items {
-                w.delete_term(Term::from_field_u64(me.f_item, it as u64));
+                w.delete_term(Term::from_field_u64(me.f_item, it.0 as u64));
             }
             for &c in delete_chunks {
-                w.delete_term(Term::from_field_u64(me.f_id, c));
+                w.delete_term(Term::from_field_u64(me.f_id, c.0 as u64));
             }
             for d in add {
                 let body = if d.labels.is_empty() { d.text.clone() } else { format!("{} {}", d.text, d.labels) };
                 w.add_document(doc!(
-                    me.f_id => d.chunk_id as u64,
-                    me.f_item => d.item_id as u64,
+                    me.f_id => d.chunk_id.0 as u64,
+                    me.f_item => d.item_id.0 as u64,
                     me.f_title => d.title.clone(),
                     me.f_body => body,
                     me.f_path => d.path.clone(),
@@ -140,7 +141,7 @@ impl TextIndex {
     }
 
     /// Chunk ids of all live documents.
-    pub fn ids(&self) -> Result<HashSet<u64>> {
+    pub fn ids(&self) -> Result<HashSet<ChunkId>> {
         self.reader.reload()?;
         let searcher = self.reader.searcher();
         let mut out = HashSet::new();
@@ -148,7 +149,7 @@ impl TextIndex {
             let col = seg.fast_fields().u64("id")?;
             for doc in seg.doc_ids_alive() {
                 if let Some(v) = col.first(doc) {
-                    out.insert(v);
+                    out.insert(ChunkId(v as i64));
                 }
             }
         }
@@ -164,7 +165,7 @@ impl TextIndex {
     /// run (an error, or a panic inside its scorers: the query fuzz target
     /// once hit a phrase-scorer debug assertion) is searched again as plain
     /// words, so user input never fails or panics a search.
-    pub fn search(&self, query: &str, n: usize, allowed: Option<&Arc<HashSet<usize>>>) -> Result<Vec<(u64, f32)>> {
+    pub fn search(&self, query: &str, n: usize, allowed: Option<&Arc<HashSet<ChunkId>>>) -> Result<Vec<(ChunkId, f32)>> {
         match self.search_guarded(query, n, allowed) {
             Ok(hits) => Ok(hits),
             Err(e) => {
@@ -178,7 +179,7 @@ impl TextIndex {
         }
     }
 
-    fn search_guarded(&self, query: &str, n: usize, allowed: Option<&Arc<HashSet<usize>>>) -> Result<Vec<(u64, f32)>> {
+    fn search_guarded(&self, query: &str, n: usize, allowed: Option<&Arc<HashSet<ChunkId>>>) -> Result<Vec<(ChunkId, f32)>> {
         let run = std::panic::AssertUnwindSafe(|| self.search_parsed(query, n, allowed));
         std::panic::catch_unwind(run).unwrap_or_else(|_| {
             tracing::warn!(query, "tantivy panicked on this query");
@@ -186,7 +187,7 @@ impl TextIndex {
         })
     }
 
-    fn search_parsed(&self, query: &str, n: usize, allowed: Option<&Arc<HashSet<usize>>>) -> Result<Vec<(u64, f32)>> {
+    fn search_parsed(&self, query: &str, n: usize, allowed: Option<&Arc<HashSet<ChunkId>>>) -> Result<Vec<(ChunkId, f32)>> {
         let searcher = self.reader.searcher();
         let mut qp = QueryParser::for_index(&self.index, vec![self.f_title, self.f_body, self.f_path]);
         qp.set_field_boost(self.f_path, 0.5);
@@ -196,7 +197,7 @@ impl TextIndex {
             None => searcher.search(&q, &top)?,
             Some(a) => {
                 let a = a.clone();
-                let filtered = FilterCollector::new("id".to_string(), move |id: u64| a.contains(&(id as usize)), top);
+                let filtered = FilterCollector::new("id".to_string(), move |id: u64| a.contains(&ChunkId(id as i64)), top);
                 searcher.search(&q, &filtered)?
             }
         };
@@ -204,7 +205,7 @@ impl TextIndex {
         for (score, addr) in docs {
             let col = searcher.segment_reader(addr.segment_ord).fast_fields().u64("id")?;
             if let Some(id) = col.first(addr.doc_id) {
-                out.push((id, score));
+                out.push((ChunkId(id as i64), score));
             }
         }
         Ok(out)

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use hnsw_rs::prelude::*;
 
 use crate::error::{io_err, PipelineError, Result};
+use crate::ids::ChunkId;
 
 /// `1 - a·b` for unit vectors, clamped at 0 so norms a hair above 1 never
 /// produce a negative distance (hnsw_rs's `DistDot` asserts on that).
@@ -42,13 +43,13 @@ const BASENAME: &str = "graph";
 
 #[derive(Default)]
 struct Sets {
-    present: HashSet<usize>,
-    tombstones: HashSet<usize>,
+    present: HashSet<ChunkId>,
+    tombstones: HashSet<ChunkId>,
 }
 
 enum Op {
-    Insert(Vec<(usize, Vec<f32>)>),
-    Remove(Vec<usize>),
+    Insert(Vec<(ChunkId, Vec<f32>)>),
+    Remove(Vec<ChunkId>),
 }
 
 pub struct VectorIndex {
@@ -67,21 +68,21 @@ fn new_graph(capacity: usize) -> Graph {
 /// A rebuild in progress: see [`VectorIndex::begin_rebuild`].
 pub struct Rebuild {
     graph: Graph,
-    present: HashSet<usize>,
+    present: HashSet<ChunkId>,
 }
 
 impl Rebuild {
     /// Add vectors from the store (any number of batches).
-    pub fn add(&mut self, items: &[(usize, Vec<f32>)], dim: usize) {
+    pub fn add(&mut self, items: &[(ChunkId, Vec<f32>)], dim: usize) {
         let refs: Vec<(&Vec<f32>, usize)> =
-            items.iter().filter(|(id, v)| v.len() == dim && !self.present.contains(id)).map(|(id, v)| (v, *id)).collect();
+            items.iter().filter(|(id, v)| v.len() == dim && !self.present.contains(id)).map(|(id, v)| (v, id.label())).collect();
         self.graph.parallel_insert(&refs);
-        self.present.extend(refs.iter().map(|(_, id)| *id));
+        self.present.extend(refs.iter().map(|(_, id)| ChunkId::from_label(*id)));
     }
 }
 
 impl VectorIndex {
-    fn from_graph(name: &str, dim: usize, graph: Graph, present: HashSet<usize>) -> Self {
+    fn from_graph(name: &str, dim: usize, graph: Graph, present: HashSet<ChunkId>) -> Self {
         VectorIndex {
             name: name.to_string(),
             dim,
@@ -122,7 +123,7 @@ impl VectorIndex {
         let graph: Graph = std::panic::catch_unwind(std::panic::AssertUnwindSafe(load))
             .map_err(|_| PipelineError::VectorIndex("corrupt dump".into()))?
             .map_err(|e| PipelineError::VectorIndex(e.to_string()))?;
-        let present: HashSet<usize> = graph.get_point_indexation().into_iter().map(|p| p.get_origin_id()).collect();
+        let present: HashSet<ChunkId> = graph.get_point_indexation().into_iter().map(|p| ChunkId::from_label(p.get_origin_id())).collect();
         let found_dim = graph.get_point_indexation().into_iter().next().map_or(dim, |p| p.get_v().len());
         if found_dim != dim {
             return Err(PipelineError::VectorIndex(format!("dimension {found_dim} != {dim}")));
@@ -163,7 +164,7 @@ impl VectorIndex {
         Ok(())
     }
 
-    pub fn insert(&self, items: &[(usize, Vec<f32>)]) {
+    pub fn insert(&self, items: &[(ChunkId, Vec<f32>)]) {
         if items.is_empty() {
             return;
         }
@@ -174,10 +175,10 @@ impl VectorIndex {
         self.insert_into(&self.graph(), items);
     }
 
-    fn insert_into(&self, graph: &Graph, items: &[(usize, Vec<f32>)]) {
+    fn insert_into(&self, graph: &Graph, items: &[(ChunkId, Vec<f32>)]) {
         let fresh: Vec<(&Vec<f32>, usize)> = {
             let sets = self.sets.read().unwrap_or_else(|p| p.into_inner());
-            items.iter().filter(|(id, v)| v.len() == self.dim && !sets.present.contains(id)).map(|(id, v)| (v, *id)).collect()
+            items.iter().filter(|(id, v)| v.len() == self.dim && !sets.present.contains(id)).map(|(id, v)| (v, id.label())).collect()
         };
         if fresh.len() > 64 {
             graph.parallel_insert(&fresh);
@@ -187,14 +188,15 @@ impl VectorIndex {
             }
         }
         let mut sets = self.sets.write().unwrap_or_else(|p| p.into_inner());
-        for (_, id) in fresh {
+        for (_, label) in fresh {
+            let id = ChunkId::from_label(label);
             sets.present.insert(id);
             sets.tombstones.remove(&id);
         }
         self.dirty.store(true, Ordering::Release);
     }
 
-    pub fn remove(&self, ids: &[usize]) {
+    pub fn remove(&self, ids: &[ChunkId]) {
         if ids.is_empty() {
             return;
         }
@@ -205,7 +207,7 @@ impl VectorIndex {
         self.remove_ids(ids);
     }
 
-    fn remove_ids(&self, ids: &[usize]) {
+    fn remove_ids(&self, ids: &[ChunkId]) {
         let mut sets = self.sets.write().unwrap_or_else(|p| p.into_inner());
         for id in ids {
             if sets.present.contains(id) {
@@ -216,7 +218,7 @@ impl VectorIndex {
     }
 
     /// Ids in the graph that are not tombstoned.
-    pub fn live_ids(&self) -> HashSet<usize> {
+    pub fn live_ids(&self) -> HashSet<ChunkId> {
         let sets = self.sets.read().unwrap_or_else(|p| p.into_inner());
         sets.present.difference(&sets.tombstones).copied().collect()
     }
@@ -264,7 +266,7 @@ impl VectorIndex {
     }
 
     /// Replace the graph with one built from exactly these vectors.
-    pub fn rebuild_with(&self, items: &[(usize, Vec<f32>)]) {
+    pub fn rebuild_with(&self, items: &[(ChunkId, Vec<f32>)]) {
         let mut rb = self.begin_rebuild(items.len());
         rb.add(items, self.dim);
         self.finish_rebuild(rb);
@@ -273,7 +275,7 @@ impl VectorIndex {
     /// Top `k` (id, cosine similarity), skipping tombstones and ids outside
     /// `allowed`. With a filter, the candidate list grows with how little of
     /// the graph the filter lets through (`selectivity` = allowed / live).
-    pub fn search(&self, q: &[f32], k: usize, allowed: Option<&HashSet<usize>>) -> Vec<(usize, f32)> {
+    pub fn search(&self, q: &[f32], k: usize, allowed: Option<&HashSet<ChunkId>>) -> Vec<(ChunkId, f32)> {
         if q.len() != self.dim || k == 0 {
             return Vec::new();
         }
@@ -283,7 +285,10 @@ impl VectorIndex {
             return Vec::new();
         }
         let tomb = &sets.tombstones;
-        let filter = |id: &usize| !tomb.contains(id) && allowed.is_none_or(|a| a.contains(id));
+        let filter = |label: &usize| {
+            let id = ChunkId::from_label(*label);
+            !tomb.contains(&id) && allowed.is_none_or(|a| a.contains(&id))
+        };
         let oversample = match allowed {
             Some(a) => (sets.present.len() / a.len().max(1)).clamp(1, 16),
             None => 1,
@@ -291,7 +296,7 @@ impl VectorIndex {
         let ef = (k.max(64) * oversample).min(4096);
         let found =
             if tomb.is_empty() && allowed.is_none() { graph.search(q, k, ef) } else { graph.search_filter(q, k, ef, Some(&filter)) };
-        found.into_iter().filter(|n| filter(&n.d_id)).map(|n| (n.d_id, 1.0 - n.distance)).collect()
+        found.into_iter().filter(|n| filter(&n.d_id)).map(|n| (ChunkId::from_label(n.d_id), 1.0 - n.distance)).collect()
     }
 }
 
@@ -299,16 +304,16 @@ impl super::AnnIndex for VectorIndex {
     fn dim(&self) -> usize {
         self.dim
     }
-    fn insert(&self, items: &[(usize, Vec<f32>)]) {
+    fn insert(&self, items: &[(ChunkId, Vec<f32>)]) {
         VectorIndex::insert(self, items)
     }
-    fn remove(&self, ids: &[usize]) {
+    fn remove(&self, ids: &[ChunkId]) {
         VectorIndex::remove(self, ids)
     }
-    fn search(&self, q: &[f32], k: usize, allowed: Option<&HashSet<usize>>) -> Vec<(usize, f32)> {
+    fn search(&self, q: &[f32], k: usize, allowed: Option<&HashSet<ChunkId>>) -> Vec<(ChunkId, f32)> {
         VectorIndex::search(self, q, k, allowed)
     }
-    fn live_ids(&self) -> HashSet<usize> {
+    fn live_ids(&self) -> HashSet<ChunkId> {
         VectorIndex::live_ids(self)
     }
     fn len(&self) -> usize {
@@ -341,8 +346,8 @@ impl super::AnnIndex for VectorIndex {
 
 /// Exact top `k` by cosine over the given vectors (filtered search over a
 /// small allowed set: exact and cheaper than walking the graph).
-pub fn exact_top_k(q: &[f32], k: usize, vectors: impl IntoIterator<Item = (usize, Vec<f32>)>) -> Vec<(usize, f32)> {
-    let mut scored: Vec<(usize, f32)> =
+pub fn exact_top_k(q: &[f32], k: usize, vectors: impl IntoIterator<Item = (ChunkId, Vec<f32>)>) -> Vec<(ChunkId, f32)> {
+    let mut scored: Vec<(ChunkId, f32)> =
         vectors.into_iter().filter(|(_, v)| v.len() == q.len()).map(|(id, v)| (id, pith_models::dot(q, &v))).collect();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     scored.truncate(k);
@@ -362,43 +367,43 @@ mod tests {
     #[test]
     fn tombstoned_ids_never_come_back_and_dump_reloads() {
         let ix = VectorIndex::empty("t", 16);
-        let items: Vec<(usize, Vec<f32>)> = (1..200).map(|i| (i, unit(i, 16))).collect();
+        let items: Vec<(ChunkId, Vec<f32>)> = (1..200).map(|i| (ChunkId(i as i64), unit(i, 16))).collect();
         ix.insert(&items);
         let q = unit(42, 16);
-        assert_eq!(ix.search(&q, 1, None)[0].0, 42);
-        ix.remove(&[42]);
-        assert!(ix.search(&q, 10, None).iter().all(|(id, _)| *id != 42));
+        assert_eq!(ix.search(&q, 1, None)[0].0, ChunkId(42));
+        ix.remove(&[ChunkId(42)]);
+        assert!(ix.search(&q, 10, None).iter().all(|(id, _)| *id != ChunkId(42)));
         let d = tempfile::tempdir().unwrap();
         let dir = d.path().join("space");
         ix.save(&dir).unwrap();
         let back = VectorIndex::load_or_empty("t", 16, &dir);
         // Tombstones are not persisted: reconciliation against the store re-applies them.
         assert_eq!(back.len(), 199);
-        assert_eq!(back.search(&unit(7, 16), 1, None)[0].0, 7);
+        assert_eq!(back.search(&unit(7, 16), 1, None)[0].0, ChunkId(7));
     }
 
     #[test]
     fn changes_during_a_rebuild_are_not_lost() {
         let ix = VectorIndex::empty("t", 16);
-        let items: Vec<(usize, Vec<f32>)> = (1..100).map(|i| (i, unit(i, 16))).collect();
+        let items: Vec<(ChunkId, Vec<f32>)> = (1..100).map(|i| (ChunkId(i as i64), unit(i, 16))).collect();
         ix.insert(&items);
         // The store's snapshot: ids 1..100. While the new graph is built,
         // id 500 is inserted and id 3 deleted.
         let mut rb = ix.begin_rebuild(100);
-        ix.insert(&[(500, unit(500, 16))]);
-        ix.remove(&[3]);
+        ix.insert(&[(ChunkId(500), unit(500, 16))]);
+        ix.remove(&[ChunkId(3)]);
         rb.add(&items, 16);
         ix.finish_rebuild(rb);
         let live = ix.live_ids();
-        assert!(live.contains(&500) && !live.contains(&3) && live.len() == 99, "{}", live.len());
-        assert_eq!(ix.search(&unit(500, 16), 1, None)[0].0, 500);
+        assert!(live.contains(&ChunkId(500)) && !live.contains(&ChunkId(3)) && live.len() == 99, "{}", live.len());
+        assert_eq!(ix.search(&unit(500, 16), 1, None)[0].0, ChunkId(500));
     }
 
     #[test]
     fn exact_scan_matches_brute_force_order() {
         let q = unit(5, 16);
-        let top = exact_top_k(&q, 3, (1..50).map(|i| (i, unit(i, 16))));
-        assert_eq!(top[0].0, 5);
+        let top = exact_top_k(&q, 3, (1..50).map(|i| (ChunkId(i as i64), unit(i, 16))));
+        assert_eq!(top[0].0, ChunkId(5));
         assert!(top.windows(2).all(|w| w[0].1 >= w[1].1));
     }
 }

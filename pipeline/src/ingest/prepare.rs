@@ -24,7 +24,7 @@ pub struct Meta {
 pub enum Prepared {
     Unchanged {
         path: String,
-        file_id: i64,
+        file_id: crate::ids::FileId,
         mtime: i64,
     },
     Skipped {

@@ -73,13 +73,13 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn touch_file(&self, id: i64, mtime: i64) -> Result<()> {
+    pub fn touch_file(&self, id: FileId, mtime: i64) -> Result<()> {
         self.conn.execute("UPDATE files SET mtime = ?2 WHERE id = ?1", params![id, mtime])?;
         Ok(())
     }
 
     /// Chunk ids of every item of a file (what the indexes must drop when it goes).
-    pub fn chunk_ids_of_file(&self, file_id: i64) -> Result<Vec<(i64, i64)>> {
+    pub fn chunk_ids_of_file(&self, file_id: FileId) -> Result<Vec<(ChunkId, ItemId)>> {
         let mut st = self.conn.prepare("SELECT c.id, c.item_id FROM chunks c JOIN items i ON i.id = c.item_id WHERE i.file_id = ?1")?;
         let rows = st.query_map([file_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -93,19 +93,19 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(files.len());
         for f in files {
-            let old_file: Option<i64> = tx.query_row("SELECT id FROM files WHERE path = ?1", [&f.path], |r| r.get(0)).optional()?;
+            let old_file: Option<FileId> = tx.query_row("SELECT id FROM files WHERE path = ?1", [&f.path], |r| r.get(0)).optional()?;
             let mut removed = Vec::new();
             if let Some(fid) = old_file {
                 let mut st =
                     tx.prepare_cached("SELECT c.id, c.item_id FROM chunks c JOIN items i ON i.id = c.item_id WHERE i.file_id = ?1")?;
-                removed = st.query_map([fid], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?.collect::<Result<_, _>>()?;
+                removed = st.query_map([fid], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
                 tx.execute("DELETE FROM files WHERE id = ?1", [fid])?;
             }
             tx.execute(
                 "INSERT INTO files(path, size, mtime, hash, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![f.path, f.size as i64, f.mtime, f.hash, now()],
             )?;
-            let file_id = tx.last_insert_rowid();
+            let file_id = FileId(tx.last_insert_rowid());
             let mut item_ids = Vec::with_capacity(f.items.len());
             let mut chunk_ids = Vec::new();
             for it in &f.items {
@@ -114,7 +114,7 @@ impl Store {
                     "INSERT INTO items(file_id, kind, title, mime, width, height, labels, start_ms, end_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )?
                 .execute(params![file_id, it.kind.as_str(), it.title, it.mime, it.width, it.height, it.labels, start_ms, end_ms])?;
-                let item_id = tx.last_insert_rowid();
+                let item_id = ItemId(tx.last_insert_rowid());
                 if let Some(thumb) = &it.thumbnail {
                     tx.execute("INSERT INTO thumbnails(item_id, mime, data) VALUES (?1, 'image/jpeg', ?2)", params![item_id, thumb])?;
                 }
@@ -131,7 +131,7 @@ impl Store {
                         c.span_ms.map(|s| s.1),
                         c.text
                     ])?;
-                    let cid = tx.last_insert_rowid();
+                    let cid = ChunkId(tx.last_insert_rowid());
                     for (space, v) in &c.vectors {
                         tx.prepare_cached("INSERT INTO vectors(chunk_id, space_id, codec, data) VALUES (?1, ?2, 'f32', ?3)")?
                             .execute(params![cid, space, vec_to_blob(v)])?;
@@ -151,9 +151,9 @@ impl Store {
     }
 
     /// Delete a file and everything made from it; returns removed (chunk, item) ids.
-    pub fn delete_file(&mut self, path: &str) -> Result<Vec<(i64, i64)>> {
+    pub fn delete_file(&mut self, path: &str) -> Result<Vec<(ChunkId, ItemId)>> {
         let tx = self.conn.transaction()?;
-        let fid: Option<i64> = tx.query_row("SELECT id FROM files WHERE path = ?1", [path], |r| r.get(0)).optional()?;
+        let fid: Option<FileId> = tx.query_row("SELECT id FROM files WHERE path = ?1", [path], |r| r.get(0)).optional()?;
         let mut removed = Vec::new();
         if let Some(fid) = fid {
             let mut st = tx.prepare("SELECT c.id, c.item_id FROM chunks c JOIN items i ON i.id = c.item_id WHERE i.file_id = ?1")?;
@@ -195,7 +195,7 @@ impl Store {
         self.chunk_docs_where("1", [])
     }
 
-    pub fn chunk_docs(&self, ids: &[i64]) -> Result<Vec<ChunkDoc>> {
+    pub fn chunk_docs(&self, ids: &[ChunkId]) -> Result<Vec<ChunkDoc>> {
         let mut out = Vec::new();
         for id in ids {
             out.extend(self.chunk_docs_where("c.id = ?1", [*id])?);
@@ -224,9 +224,9 @@ impl Store {
     }
 
     /// All vectors of a space, as (chunk id, vector).
-    pub fn vectors_of_space(&self, space_id: i64) -> Result<Vec<(i64, Vec<f32>)>> {
+    pub fn vectors_of_space(&self, space_id: SpaceId) -> Result<Vec<(ChunkId, Vec<f32>)>> {
         let mut st = self.conn.prepare("SELECT chunk_id, data FROM vectors WHERE space_id = ?1 AND codec = 'f32'")?;
-        let rows = st.query_map([space_id], |r| Ok((r.get::<_, i64>(0)?, blob_to_vec(&r.get::<_, Vec<u8>>(1)?))))?;
+        let rows = st.query_map([space_id], |r| Ok((r.get(0)?, blob_to_vec(&r.get::<_, Vec<u8>>(1)?))))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -234,14 +234,14 @@ impl Store {
     /// held in memory at once; `only` restricts to these chunk ids.
     pub fn for_each_vector_batch(
         &self,
-        space_id: i64,
-        only: Option<&[usize]>,
+        space_id: SpaceId,
+        only: Option<&[ChunkId]>,
         batch: usize,
-        mut f: impl FnMut(Vec<(usize, Vec<f32>)>) -> Result<()>,
+        mut f: impl FnMut(Vec<(ChunkId, Vec<f32>)>) -> Result<()>,
     ) -> Result<()> {
         let mut buf = Vec::with_capacity(batch);
-        let mut push = |id: i64, data: Vec<u8>, buf: &mut Vec<(usize, Vec<f32>)>| -> Result<()> {
-            buf.push((id as usize, blob_to_vec(&data)));
+        let mut push = |id: ChunkId, data: Vec<u8>, buf: &mut Vec<(ChunkId, Vec<f32>)>| -> Result<()> {
+            buf.push((id, blob_to_vec(&data)));
             if buf.len() >= batch {
                 f(std::mem::take(buf))?;
             }
@@ -260,7 +260,7 @@ impl Store {
                     "SELECT chunk_id, data FROM vectors WHERE space_id = ?1 AND codec = 'f32' AND chunk_id IN (SELECT value FROM json_each(?2))",
                 )?;
                 for part in ids.chunks(batch.max(1)) {
-                    let list = format!("[{}]", part.iter().map(usize::to_string).collect::<Vec<_>>().join(","));
+                    let list = format!("[{}]", part.iter().map(ChunkId::to_string).collect::<Vec<_>>().join(","));
                     let mut rows = st.query(params![space_id, list])?;
                     while let Some(r) = rows.next()? {
                         push(r.get(0)?, r.get(1)?, &mut buf)?;
@@ -275,7 +275,7 @@ impl Store {
     }
 
     /// The vectors of these chunks in one space (chunks without one are absent).
-    pub fn vectors_by_ids(&self, space_id: i64, ids: &[usize]) -> Result<Vec<(usize, Vec<f32>)>> {
+    pub fn vectors_by_ids(&self, space_id: SpaceId, ids: &[ChunkId]) -> Result<Vec<(ChunkId, Vec<f32>)>> {
         let mut out = Vec::with_capacity(ids.len());
         self.for_each_vector_batch(space_id, Some(ids), 2048, |b| {
             out.extend(b);
@@ -284,19 +284,19 @@ impl Store {
         Ok(out)
     }
 
-    pub fn vector_ids_of_space(&self, space_id: i64) -> Result<std::collections::HashSet<usize>> {
+    pub fn vector_ids_of_space(&self, space_id: SpaceId) -> Result<std::collections::HashSet<ChunkId>> {
         let mut st = self.conn.prepare("SELECT chunk_id FROM vectors WHERE space_id = ?1 AND codec = 'f32'")?;
-        let rows = st.query_map([space_id], |r| r.get::<_, i64>(0))?;
-        Ok(rows.map(|r| r.map(|v| v as usize)).collect::<Result<_, _>>()?)
+        let rows = st.query_map([space_id], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Item id of each chunk id given (ids that no longer exist are absent).
-    pub fn items_of_chunks(&self, ids: &[u64]) -> Result<std::collections::HashMap<u64, i64>> {
+    pub fn items_of_chunks(&self, ids: &[ChunkId]) -> Result<std::collections::HashMap<ChunkId, ItemId>> {
         let mut out = std::collections::HashMap::with_capacity(ids.len());
         // One cached statement whatever the number of ids (no SQL text built per search).
-        let list = format!("[{}]", ids.iter().map(u64::to_string).collect::<Vec<_>>().join(","));
+        let list = format!("[{}]", ids.iter().map(ChunkId::to_string).collect::<Vec<_>>().join(","));
         let mut st = self.conn.prepare_cached("SELECT id, item_id FROM chunks WHERE id IN (SELECT value FROM json_each(?1))")?;
-        let rows = st.query_map([list], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)?)))?;
+        let rows = st.query_map([list], |r| Ok((r.get(0)?, r.get(1)?)))?;
         for row in rows {
             let (c, it) = row?;
             out.insert(c, it);
@@ -304,18 +304,18 @@ impl Store {
         Ok(out)
     }
 
-    pub fn vector(&self, chunk_id: i64, space_id: i64) -> Result<Option<Vec<f32>>> {
+    pub fn vector(&self, chunk_id: ChunkId, space_id: SpaceId) -> Result<Option<Vec<f32>>> {
         let mut st = self.conn.prepare_cached("SELECT data FROM vectors WHERE chunk_id = ?1 AND space_id = ?2 AND codec = 'f32'")?;
         Ok(st.query_row(params![chunk_id, space_id], |r| r.get::<_, Vec<u8>>(0)).optional()?.map(|b| blob_to_vec(&b)))
     }
 
     // Search hydrates every hit with these, so their statements are cached.
-    pub fn item(&self, item_id: i64) -> Result<Option<ItemRow>> {
+    pub fn item(&self, item_id: ItemId) -> Result<Option<ItemRow>> {
         let mut st = self.conn.prepare_cached(ItemRow::BY_ID)?;
         Ok(st.query_row([item_id], ItemRow::from_row).optional()?)
     }
 
-    pub fn chunk(&self, chunk_id: i64) -> Result<Option<ChunkRow>> {
+    pub fn chunk(&self, chunk_id: ChunkId) -> Result<Option<ChunkRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, '') FROM chunks WHERE id = ?1",
         )?;
@@ -323,7 +323,7 @@ impl Store {
     }
 
     /// Every chunk of an item, in order.
-    pub fn chunks_of_item(&self, item_id: i64) -> Result<Vec<ChunkRow>> {
+    pub fn chunks_of_item(&self, item_id: ItemId) -> Result<Vec<ChunkRow>> {
         let mut st = self.conn.prepare(
             "SELECT id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, '') FROM chunks WHERE item_id = ?1 ORDER BY ord",
         )?;
@@ -331,32 +331,32 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn first_chunk_of_item(&self, item_id: i64) -> Result<Option<ChunkRow>> {
+    pub fn first_chunk_of_item(&self, item_id: ItemId) -> Result<Option<ChunkRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, '') FROM chunks WHERE item_id = ?1 ORDER BY ord LIMIT 1",
         )?;
         Ok(st.query_row([item_id], ChunkRow::from_row).optional()?)
     }
 
-    pub fn thumbnail(&self, item_id: i64) -> Result<Option<(String, Vec<u8>)>> {
+    pub fn thumbnail(&self, item_id: ItemId) -> Result<Option<(String, Vec<u8>)>> {
         let mut st = self.conn.prepare_cached("SELECT mime, data FROM thumbnails WHERE item_id = ?1")?;
         Ok(st.query_row([item_id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
     }
 
     /// Chunk ids that pass a filter, for filtered search.
-    pub fn chunk_ids_matching(&self, f: &crate::types::Filters) -> Result<std::collections::HashSet<usize>> {
+    pub fn chunk_ids_matching(&self, f: &crate::types::Filters) -> Result<std::collections::HashSet<ChunkId>> {
         let (cond, args) = f.sql();
         let sql = format!("SELECT c.id FROM chunks c JOIN items i ON i.id = c.item_id JOIN files f ON f.id = i.file_id WHERE {cond}");
         let mut st = self.conn.prepare(&sql)?;
-        let rows = st.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, i64>(0))?;
-        Ok(rows.map(|r| r.map(|v| v as usize)).collect::<Result<_, _>>()?)
+        let rows = st.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Live chunk ids (all of them), for reconciliation.
-    pub fn chunk_ids(&self) -> Result<std::collections::HashSet<u64>> {
+    pub fn chunk_ids(&self) -> Result<std::collections::HashSet<ChunkId>> {
         let mut st = self.conn.prepare("SELECT id FROM chunks")?;
-        let rows = st.query_map([], |r| r.get::<_, i64>(0))?;
-        Ok(rows.map(|r| r.map(|v| v as u64)).collect::<Result<_, _>>()?)
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 

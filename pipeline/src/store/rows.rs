@@ -2,11 +2,12 @@
 
 use rusqlite::Row;
 
+pub use crate::ids::{ChunkId, FileId, ItemId, SpaceId};
 pub use crate::types::Kind;
 
 #[derive(Debug, Clone)]
 pub struct FileRow {
-    pub id: i64,
+    pub id: FileId,
     pub path: String,
     pub size: i64,
     pub mtime: i64,
@@ -28,7 +29,7 @@ pub struct NewChunk {
     /// Time span in the file (audio/video), milliseconds.
     pub span_ms: Option<(i64, i64)>,
     pub text: Option<String>,
-    pub vectors: Vec<(i64, Vec<f32>)>,
+    pub vectors: Vec<(SpaceId, Vec<f32>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -60,11 +61,11 @@ pub struct NewFile {
 
 #[derive(Debug, Clone)]
 pub struct Written {
-    pub item_ids: Vec<i64>,
+    pub item_ids: Vec<ItemId>,
     /// Chunk ids of all items, in item order then chunk order.
-    pub chunk_ids: Vec<i64>,
+    pub chunk_ids: Vec<ChunkId>,
     /// (chunk id, item id) pairs that the replaced version had.
-    pub removed: Vec<(i64, i64)>,
+    pub removed: Vec<(ChunkId, ItemId)>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -87,8 +88,8 @@ pub struct Counts {
 /// What the text index stores for one chunk.
 #[derive(Debug, Clone)]
 pub struct ChunkDoc {
-    pub chunk_id: i64,
-    pub item_id: i64,
+    pub chunk_id: ChunkId,
+    pub item_id: ItemId,
     pub kind: String,
     pub title: String,
     pub path: String,
@@ -98,7 +99,7 @@ pub struct ChunkDoc {
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ItemRow {
-    pub id: i64,
+    pub id: ItemId,
     pub kind: String,
     pub title: String,
     pub path: String,
@@ -134,8 +135,8 @@ impl ItemRow {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ChunkRow {
-    pub id: i64,
-    pub item_id: i64,
+    pub id: ChunkId,
+    pub item_id: ItemId,
     pub ord: i64,
     pub start: i64,
     pub end: i64,

@@ -8,10 +8,11 @@ use rusqlite::{params, OptionalExtension};
 
 use super::Store;
 use crate::error::Result;
+use crate::ids::{ChunkId, SpaceId};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SpaceRow {
-    pub id: i64,
+    pub id: SpaceId,
     pub label: String,
     pub model: String,
     pub dim: usize,
@@ -20,7 +21,7 @@ pub struct SpaceRow {
 }
 
 /// A chunk waiting for a vector: (chunk id, chunk text, file path, mime).
-pub type MissingChunk = (i64, String, String, Option<String>);
+pub type MissingChunk = (ChunkId, String, String, Option<String>);
 
 const COLS: &str = "id, coalesce(label, name), model, dim, state";
 
@@ -45,7 +46,7 @@ impl Store {
                 return Ok(s);
             }
         }
-        let legacy: Option<i64> = self
+        let legacy: Option<SpaceId> = self
             .conn
             .query_row(
                 "SELECT id FROM spaces WHERE coalesce(label, name) = ?1 AND model = ?2 AND dim = ?3 AND state = 'active'",
@@ -57,7 +58,7 @@ impl Store {
             self.conn.execute("UPDATE spaces SET model = ?2, name = ?3 WHERE id = ?1", params![id, model, key])?;
             return self.space_row(id);
         }
-        let active: Option<i64> = self
+        let active: Option<SpaceId> = self
             .conn
             .query_row("SELECT id FROM spaces WHERE coalesce(label, name) = ?1 AND state = 'active'", [label], |r| r.get(0))
             .optional()?;
@@ -72,7 +73,7 @@ impl Store {
         self.space_row(id)
     }
 
-    pub fn space_row(&self, id: i64) -> Result<SpaceRow> {
+    pub fn space_row(&self, id: SpaceId) -> Result<SpaceRow> {
         Ok(self.conn.query_row(&format!("SELECT {COLS} FROM spaces WHERE id = ?1"), [id], row)?)
     }
 
@@ -85,10 +86,10 @@ impl Store {
 
     /// Make `id` the active space of its label; the previously active one is
     /// retired and its vectors dropped. One transaction.
-    pub fn switch_space(&mut self, id: i64) -> Result<Vec<i64>> {
+    pub fn switch_space(&mut self, id: SpaceId) -> Result<Vec<SpaceId>> {
         let tx = self.conn.transaction()?;
         let label: String = tx.query_row("SELECT coalesce(label, name) FROM spaces WHERE id = ?1", [id], |r| r.get(0))?;
-        let old: Vec<i64> = {
+        let old: Vec<SpaceId> = {
             let mut st = tx.prepare("SELECT id FROM spaces WHERE coalesce(label, name) = ?1 AND id != ?2 AND state != 'retired'")?;
             let rows = st.query_map(params![label, id], |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
@@ -104,7 +105,7 @@ impl Store {
 
     /// Chunks of items of `kind` that lack a vector in `space_id`, after
     /// chunk id `after`, in id order: (chunk id, chunk text, file path, mime).
-    pub fn chunks_missing_vectors(&self, space_id: i64, kind: &str, after: i64, limit: usize) -> Result<Vec<MissingChunk>> {
+    pub fn chunks_missing_vectors(&self, space_id: SpaceId, kind: &str, after: ChunkId, limit: usize) -> Result<Vec<MissingChunk>> {
         let mut st = self.conn.prepare_cached(
             "SELECT c.id, coalesce(c.text, ''), f.path, i.mime FROM chunks c JOIN items i ON i.id = c.item_id JOIN files f ON f.id = i.file_id \
              WHERE i.kind = ?2 AND c.id > ?3 AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.chunk_id = c.id AND v.space_id = ?1) \
@@ -114,7 +115,7 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn count_missing_vectors(&self, space_id: i64, kind: &str) -> Result<usize> {
+    pub fn count_missing_vectors(&self, space_id: SpaceId, kind: &str) -> Result<usize> {
         let n: i64 = self.conn.query_row(
             "SELECT count(*) FROM chunks c JOIN items i ON i.id = c.item_id \
              WHERE i.kind = ?2 AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.chunk_id = c.id AND v.space_id = ?1)",
@@ -124,13 +125,13 @@ impl Store {
         Ok(n as usize)
     }
 
-    pub fn count_vectors(&self, space_id: i64) -> Result<usize> {
+    pub fn count_vectors(&self, space_id: SpaceId) -> Result<usize> {
         let n: i64 = self.conn.query_row("SELECT count(*) FROM vectors WHERE space_id = ?1", [space_id], |r| r.get(0))?;
         Ok(n as usize)
     }
 
     /// Add vectors to one space (backfill); chunks deleted meanwhile are skipped.
-    pub fn add_vectors(&mut self, space_id: i64, vectors: &[(i64, Vec<f32>)]) -> Result<Vec<i64>> {
+    pub fn add_vectors(&mut self, space_id: SpaceId, vectors: &[(ChunkId, Vec<f32>)]) -> Result<Vec<ChunkId>> {
         let tx = self.conn.transaction()?;
         let mut added = Vec::new();
         for (chunk, v) in vectors {

@@ -307,6 +307,7 @@ fn a_query_naming_a_missing_field_is_searched_as_words() {
 /// tantivy and searches the words instead.
 #[test]
 fn the_phrase_scorer_fuzz_input_searches_cleanly() {
+    use pith_pipeline::ids::ChunkId;
     use pith_pipeline::index::text::TextIndex;
     use pith_pipeline::store::ChunkDoc;
     let d = tempfile::tempdir().unwrap();
@@ -322,8 +323,8 @@ fn the_phrase_scorer_fuzz_input_searches_cleanly() {
         .iter()
         .enumerate()
         .map(|(i, (title, path, text))| ChunkDoc {
-            chunk_id: i as i64 + 1,
-            item_id: i as i64 + 1,
+            chunk_id: ChunkId(i as i64 + 1),
+            item_id: pith_pipeline::ids::ItemId(i as i64 + 1),
             kind: "text".into(),
             title: title.to_string(),
             path: path.to_string(),

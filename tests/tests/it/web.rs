@@ -25,8 +25,8 @@ fn fixture() -> Fixture {
     std::fs::write(dir.join("note.md"), "# Passport\nRenew the passport before the Lisbon trip.").unwrap();
     let e = engine(&d.path().join("store"));
     ingest_dir(&e, &dir);
-    let cat_id = search(&e, "a cat", 1)[0].id;
-    let note_id = search(&e, "passport", 1)[0].id;
+    let cat_id = search(&e, "a cat", 1)[0].id.0;
+    let note_id = search(&e, "passport", 1)[0].id.0;
     let mut state = AppState::new(Arc::new(e));
     state.roots = Arc::new(vec![dir.canonicalize().unwrap()]);
     state.max_upload = 2 << 20;
