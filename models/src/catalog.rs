@@ -6,6 +6,7 @@ pub const RUNTIME: &str = "onnxruntime";
 pub const TEXT_MODEL: &str = "minilm-l6-v2-int8";
 pub const IMAGE_MODEL: &str = "efficientnet-lite0";
 pub const CLIP_MODEL: &str = "clip";
+pub const SPEECH_MODEL: &str = "whisper-tiny-en";
 
 /// Root of the model cache: `PITH_MODELS`, else `~/.cache/pith/models`.
 #[derive(Debug, Clone)]

@@ -1,5 +1,5 @@
-//! Local ONNX models for pith: where they live, how they are verified, and how
-//! text and images become vectors.
+//! Local ONNX models for pith: where they live, how they are verified, how
+//! text and images become vectors and how speech becomes text.
 //!
 //! This crate knows nothing about storage or HTTP. Each ONNX session runs on its
 //! own thread behind a command channel ([`worker`]), so callers on any thread can
@@ -13,6 +13,7 @@ pub mod image_prep;
 pub mod manifest;
 pub mod runtime;
 pub mod text_encoder;
+pub mod whisper;
 pub mod worker;
 
 pub use catalog::ModelCache;
@@ -22,6 +23,7 @@ pub use image_encoder::{ImageEncoder, ImageOutput};
 pub use image_prep::{ImagePrep, Preprocessed};
 pub use manifest::Manifest;
 pub use text_encoder::TextEncoder;
+pub use whisper::{Segment, Transcript, Whisper};
 
 /// L2-normalise in place; a zero vector stays zero.
 pub fn l2_normalize(v: &mut [f32]) {
