@@ -2,6 +2,7 @@
 //! limits and clear reasons for everything refused.
 
 pub mod detect;
+pub mod audio;
 pub mod image;
 pub mod text;
 

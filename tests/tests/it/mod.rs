@@ -4,6 +4,7 @@ mod common;
 mod crash;
 mod encoders;
 mod hardening;
+mod media;
 mod search;
 mod serve;
 mod web;
