@@ -23,6 +23,9 @@ pub enum ModelError {
     Shape { name: String, shape: Vec<i64> },
     #[error("image: {0}")]
     Image(String),
+    /// The caller's input stream failed (e.g. audio that stopped decoding).
+    #[error("input: {0}")]
+    Input(String),
     #[error("encoder thread `{0}` has stopped")]
     WorkerGone(String),
     #[error("io error on {path}: {source}")]

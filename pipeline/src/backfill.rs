@@ -42,7 +42,7 @@ impl Engine {
             if progress.cancelled() {
                 break;
             }
-            if sp.row.state == "building" && self.reader()?.count_missing_vectors(sp.row.id, space::kind_of(&sp.row.label))? <= skipped {
+            if sp.row.state == "building" && self.reader()?.count_missing_vectors(sp.row.id, space::kinds_of(&sp.row.label))? <= skipped {
                 self.switch_space(&sp)?;
                 report.switched.push(sp.row.label.clone());
             }
@@ -54,7 +54,7 @@ impl Engine {
     }
 
     fn backfill_space(&self, sp: &Space, progress: &dyn Progress) -> Result<(usize, usize)> {
-        let kind = space::kind_of(&sp.row.label);
+        let kind = space::kinds_of(&sp.row.label);
         let (mut after, mut added, mut skipped) = (ChunkId(0), 0usize, 0usize);
         loop {
             if progress.cancelled() {

@@ -1,7 +1,10 @@
 //! The set of encoders a store uses, loaded once from the model cache.
 
-use pith_models::catalog::{CLIP_MODEL, IMAGE_MODEL, TEXT_MODEL};
-use pith_models::{ClipEncoder, ImageEncoder, ModelCache, TextEncoder};
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use pith_models::catalog::{CLIP_MODEL, IMAGE_MODEL, SPEECH_MODEL, TEXT_MODEL};
+use pith_models::{ClipEncoder, ImageEncoder, ModelCache, TextEncoder, Whisper};
 
 use crate::conse::{Conse, ConseConfig};
 use crate::error::Result;
@@ -17,12 +20,14 @@ pub mod space {
     /// A user-supplied CLIP model's joint space.
     pub const CLIP: &str = "clip";
 
-    /// The kind of item whose chunks a space holds vectors for.
-    pub fn kind_of(label: &str) -> &'static str {
+    /// The kinds of item whose chunks a space holds vectors for. The text
+    /// space embeds every chunk with text (documents, transcript segments);
+    /// the image spaces embed photos (video frames are embedded at ingest).
+    pub fn kinds_of(label: &str) -> &'static [&'static str] {
         if label == TEXT {
-            "text"
+            &["text", "audio", "video"]
         } else {
-            "image"
+            &["image"]
         }
     }
 }
@@ -32,6 +37,10 @@ pub struct Encoders {
     pub image: ImageEncoder,
     pub conse: Conse,
     pub clip: Option<ClipEncoder>,
+    speech: OnceLock<Option<Whisper>>,
+    speech_lock: Mutex<()>,
+    models_root: PathBuf,
+    threads: usize,
 }
 
 impl Encoders {
@@ -40,6 +49,36 @@ impl Encoders {
         let image = ImageEncoder::load(&cache.root, &cache.dir(IMAGE_MODEL), threads)?;
         let conse = Conse::build(&text, &image.classes, &image.synonyms, conse, &cache.root.join("derived"))?;
         let clip = if cache.has(CLIP_MODEL) { Some(ClipEncoder::load(&cache.root, &cache.dir(CLIP_MODEL), threads)?) } else { None };
-        Ok(Encoders { text, image, conse, clip })
+        Ok(Encoders {
+            text,
+            image,
+            conse,
+            clip,
+            speech: OnceLock::new(),
+            speech_lock: Mutex::new(()),
+            models_root: cache.root.clone(),
+            threads,
+        })
+    }
+
+    /// Whisper, loaded the first time a recording is ingested; `None` when
+    /// the model is not installed (recordings are then indexed by name and
+    /// container metadata only).
+    pub fn speech(&self) -> Result<Option<&Whisper>> {
+        if let Some(w) = self.speech.get() {
+            return Ok(w.as_ref());
+        }
+        let _g = self.speech_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = self.speech.get() {
+            return Ok(w.as_ref());
+        }
+        let cache = ModelCache::new(&self.models_root);
+        let w = if cache.has(SPEECH_MODEL) {
+            Some(Whisper::load(&cache.root, &cache.dir(SPEECH_MODEL), self.threads.max(2))?)
+        } else {
+            tracing::warn!("speech model {SPEECH_MODEL} not installed (`make models`): recordings are indexed without transcripts");
+            None
+        };
+        Ok(self.speech.get_or_init(|| w).as_ref())
     }
 }

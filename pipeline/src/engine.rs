@@ -455,7 +455,7 @@ impl Engine {
         for s in self.spaces() {
             spaces.push(SpaceStatus {
                 vectors: s.ix.len(),
-                pending: if s.current { store.count_missing_vectors(s.row.id, space::kind_of(&s.row.label))? } else { 0 },
+                pending: if s.current { store.count_missing_vectors(s.row.id, space::kinds_of(&s.row.label))? } else { 0 },
                 label: s.row.label,
                 model: s.row.model,
                 dim: s.row.dim,

@@ -68,6 +68,10 @@ pub struct SearchHit {
     pub chunk_id: ChunkId,
     pub chunk_start: i64,
     pub chunk_end: i64,
+    /// For audio and video: the matched segment's time span in seconds
+    /// (play from `start`).
+    pub start: Option<f64>,
+    pub end: Option<f64>,
     pub thumbnail: Option<String>,
     /// 1-based rank of this item in each list that found it.
     pub ranks: HashMap<String, usize>,
@@ -238,6 +242,8 @@ impl Engine {
             chunk_id: chunk.as_ref().map_or(ChunkId(0), |c| c.id),
             chunk_start: chunk.as_ref().map_or(0, |c| c.start),
             chunk_end: chunk.as_ref().map_or(0, |c| c.end),
+            start: chunk.as_ref().and_then(|c| c.start_ms).map(|v| v as f64 / 1000.0),
+            end: chunk.as_ref().and_then(|c| c.end_ms).map(|v| v as f64 / 1000.0),
             ranks,
         }))
     }

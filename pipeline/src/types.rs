@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 pub enum Kind {
     Text,
     Image,
+    /// A recording: its chunks are transcript segments with time spans.
+    Audio,
+    /// A video: transcript segments and merged visual segments, with time spans.
+    Video,
 }
 
 impl Kind {
@@ -17,12 +21,16 @@ impl Kind {
         match self {
             Kind::Text => "text",
             Kind::Image => "image",
+            Kind::Audio => "audio",
+            Kind::Video => "video",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
         match s {
             "text" | "texts" => Some(Kind::Text),
             "image" | "images" => Some(Kind::Image),
+            "audio" | "audios" => Some(Kind::Audio),
+            "video" | "videos" => Some(Kind::Video),
             _ => None,
         }
     }

@@ -220,14 +220,7 @@ fn open_symphonia(path: &Path) -> Result<AudioStream, String> {
             }
         }
     }
-    let info = AudioInfo {
-        codec,
-        rate,
-        channels: params.channels.as_ref().map_or(1, |c| c.count()),
-        declared_s,
-        tags,
-        via: "symphonia",
-    };
+    let info = AudioInfo { codec, rate, channels: params.channels.as_ref().map_or(1, |c| c.count()), declared_s, tags, via: "symphonia" };
     Ok(AudioStream {
         src: Source::Sym { format, decoder, track: track.id, skip: if is_aac { delay } else { 0 }, limit, frames: 0 },
         res: Mono16k::new(rate)?,

@@ -5,10 +5,44 @@ use std::path::Path;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detected {
     Image(&'static str),
+    /// A recording (the mime type names the container).
+    Audio(&'static str),
+    Video(&'static str),
     Html,
     Text,
     Unsupported,
 }
+
+const AUDIO_EXT: &[(&str, &str)] = &[
+    ("wav", "audio/wav"),
+    ("flac", "audio/flac"),
+    ("ogg", "audio/ogg"),
+    ("oga", "audio/ogg"),
+    ("opus", "audio/ogg"),
+    ("mp3", "audio/mpeg"),
+    ("m4a", "audio/mp4"),
+    ("aac", "audio/aac"),
+    ("aiff", "audio/aiff"),
+    ("aif", "audio/aiff"),
+    ("caf", "audio/x-caf"),
+    ("wma", "audio/x-ms-wma"),
+    ("weba", "audio/webm"),
+];
+
+const VIDEO_EXT: &[(&str, &str)] = &[
+    ("mp4", "video/mp4"),
+    ("m4v", "video/mp4"),
+    ("mov", "video/quicktime"),
+    ("mkv", "video/x-matroska"),
+    ("webm", "video/webm"),
+    ("avi", "video/x-msvideo"),
+    ("wmv", "video/x-ms-wmv"),
+    ("mpg", "video/mpeg"),
+    ("mpeg", "video/mpeg"),
+    ("3gp", "video/3gpp"),
+    ("ogv", "video/ogg"),
+    ("flv", "video/x-flv"),
+];
 
 const TEXT_EXT: &[&str] = &[
     "txt",
@@ -80,15 +114,30 @@ pub fn detect(path: &Path, head: &[u8]) -> Detected {
         let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
         return if ext == "html" || ext == "htm" { Detected::Html } else { Detected::Text };
     }
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let by_ext = |table: &[(&str, &'static str)]| table.iter().find(|(e, _)| *e == ext).map(|(_, m)| *m);
     if let Some(t) = infer::get(head) {
-        match t.mime_type() {
-            m @ ("image/jpeg" | "image/png" | "image/webp" | "image/gif" | "image/bmp" | "image/tiff") => return Detected::Image(m),
-            "text/html" => return Detected::Html,
-            _ if t.matcher_type() != infer::MatcherType::Text => return Detected::Unsupported,
-            _ => {}
+        match (t.matcher_type(), t.mime_type()) {
+            (_, m @ ("image/jpeg" | "image/png" | "image/webp" | "image/gif" | "image/bmp" | "image/tiff")) => return Detected::Image(m),
+            (_, "text/html") => return Detected::Html,
+            // An MP4 or Matroska file named as audio (.m4a, .weba) is audio.
+            (infer::MatcherType::Video, _) if by_ext(AUDIO_EXT).is_some() => {
+                return Detected::Audio(by_ext(AUDIO_EXT).unwrap_or("audio/mp4"))
+            }
+            (infer::MatcherType::Video, m) => return Detected::Video(by_ext(VIDEO_EXT).unwrap_or(m)),
+            (infer::MatcherType::Audio, m) => return Detected::Audio(by_ext(AUDIO_EXT).unwrap_or(m)),
+            (infer::MatcherType::Text, _) => {}
+            _ => return Detected::Unsupported,
         }
     }
-    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    // A media extension on content no sniffer knows: the decoder decides, and
+    // says why it cannot read the file (rather than indexing it as text).
+    if let Some(m) = by_ext(AUDIO_EXT) {
+        return Detected::Audio(m);
+    }
+    if let Some(m) = by_ext(VIDEO_EXT) {
+        return Detected::Video(m);
+    }
     if ext == "html" || ext == "htm" || looks_like_html(head) {
         return Detected::Html;
     }
@@ -122,5 +171,8 @@ mod tests {
         assert_eq!(detect(Path::new("notes"), b"hello world\n"), Detected::Text);
         assert_eq!(detect(Path::new("a.bin"), b"\x00\x01\x02binary"), Detected::Unsupported);
         assert_eq!(detect(Path::new("page.txt"), b"<!DOCTYPE html><html>hi</html>"), Detected::Html);
+        // Text named .mp3 is handed to the audio decoder, which refuses it with a reason.
+        assert_eq!(detect(Path::new("song.mp3"), b"just some text"), Detected::Audio("audio/mpeg"));
+        assert_eq!(detect(Path::new("x.bin"), b"RIFF\x24\x00\x00\x00WAVEfmt "), Detected::Audio("audio/x-wav"));
     }
 }

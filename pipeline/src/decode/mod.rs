@@ -1,8 +1,8 @@
 //! Turning bytes on disk into text or pixels, defensively: size caps, decoder
 //! limits and clear reasons for everything refused.
 
-pub mod detect;
 pub mod audio;
+pub mod detect;
 pub mod image;
 pub mod text;
 

@@ -4,6 +4,7 @@
 //! record and never stops the run.
 
 pub use crate::policy;
+mod media;
 mod prepare;
 mod walk;
 
@@ -310,6 +311,7 @@ impl<'scope> Writer<'scope> {
 struct Batch {
     texts: Vec<Prepared>,
     images: Vec<Prepared>,
+    audios: Vec<Prepared>,
     text_chunks: usize,
 }
 
@@ -321,6 +323,10 @@ impl Batch {
                 self.texts.push(p);
             }
             Prepared::Image { .. } => self.images.push(p),
+            Prepared::Audio { segments, .. } => {
+                self.text_chunks += segments.len();
+                self.audios.push(p);
+            }
             _ => {}
         }
     }
@@ -332,13 +338,21 @@ impl Batch {
     fn encode(&mut self, engine: &Engine, report: &mut IngestReport) -> Result<Encoded> {
         let texts = std::mem::take(&mut self.texts);
         let images = std::mem::take(&mut self.images);
+        let audios = std::mem::take(&mut self.audios);
         self.text_chunks = 0;
-        if texts.is_empty() && images.is_empty() {
+        if texts.is_empty() && images.is_empty() && audios.is_empty() {
             return Ok(Encoded::default());
         }
         let mut files = Vec::new();
         let mut failed: Vec<(String, String)> = Vec::new();
         let enc = engine.encoders()?;
+        for p in audios {
+            if let Prepared::Audio { meta, title, mime, seconds, segments, labels, notes } = p {
+                let item = recording_item(engine, enc, Kind::Audio, title, mime, seconds, &segments, labels)?;
+                report.text_chunks += item.chunks.len();
+                files.push(NewFile { path: meta.path, size: meta.size, mtime: meta.mtime, hash: meta.hash, items: vec![item], notes });
+            }
+        }
         if !texts.is_empty() {
             let sid = engine.space_id(space::TEXT).ok_or_else(|| PipelineError::NotFound("text space".into()))?;
             let mut all: Vec<&[u32]> = Vec::new();
@@ -420,6 +434,56 @@ impl Batch {
         }
         Ok(Encoded { files, failed })
     }
+}
+
+/// A recording as one item whose chunks are its transcript segments (text,
+/// byte span in the joined transcript, time span, a text-space vector); a
+/// recording without speech gets one chunk covering its whole length.
+#[allow(clippy::too_many_arguments)]
+fn recording_item(
+    engine: &Engine,
+    enc: &crate::encoders::Encoders,
+    kind: Kind,
+    title: String,
+    mime: String,
+    seconds: f64,
+    segments: &[pith_models::Segment],
+    labels: String,
+) -> Result<NewItem> {
+    let ms = |s: f64| (s * 1000.0).round() as i64;
+    let total = ms(seconds);
+    let mut chunks = Vec::with_capacity(segments.len().max(1));
+    if segments.is_empty() {
+        chunks.push(NewChunk { start: 0, end: 0, span_ms: Some((0, total)), text: None, vectors: vec![] });
+    } else {
+        let sid = engine.space_id(space::TEXT).ok_or_else(|| PipelineError::NotFound("text space".into()))?;
+        let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+        let vecs = enc.text.embed(&texts)?;
+        let mut at = 0usize;
+        for (s, v) in segments.iter().zip(vecs) {
+            let (start, end) = (at, at + s.text.len());
+            at = end + 1; // segments are joined with one space
+            let span = (ms(s.start).clamp(0, total), ms(s.end).clamp(0, total));
+            chunks.push(NewChunk {
+                start,
+                end,
+                span_ms: Some((span.0, span.1.max(span.0))),
+                text: Some(s.text.clone()),
+                vectors: vec![(sid, v)],
+            });
+        }
+    }
+    Ok(NewItem {
+        kind,
+        title,
+        mime: Some(mime),
+        width: None,
+        height: None,
+        labels: Some(labels),
+        thumbnail: None,
+        span_ms: Some((0, total)),
+        chunks,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -42,6 +42,16 @@ pub enum Prepared {
         spans: Vec<Span>,
         notes: Vec<String>,
     },
+    /// A recording: its transcript segments (empty without speech or model).
+    Audio {
+        meta: Meta,
+        title: String,
+        mime: String,
+        seconds: f64,
+        segments: Vec<pith_models::Segment>,
+        labels: String,
+        notes: Vec<String>,
+    },
     Image {
         meta: Meta,
         title: String,
@@ -115,6 +125,20 @@ impl Ctx<'_> {
                 let title = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 Ok(Prepared::Image { meta, title, mime: mime.to_string(), width, height, prep, clip_prep, thumbnail, notes: vec![] })
             }
+            Detected::Audio(mime) => {
+                let heard = super::media::listen(self.enc, path, false)?;
+                let title = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                Ok(Prepared::Audio {
+                    meta,
+                    title,
+                    mime: mime.to_string(),
+                    seconds: heard.seconds,
+                    labels: heard.labels(),
+                    segments: heard.segments,
+                    notes: heard.notes,
+                })
+            }
+            Detected::Video(_) => Err("video files are not indexed yet".into()),
             Detected::Unsupported => Ok(Prepared::Skipped { path: e.path.clone() }),
         }
     }

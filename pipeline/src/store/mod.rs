@@ -184,6 +184,8 @@ impl Store {
             files: q("SELECT count(*) FROM files")?,
             text_items: q("SELECT count(*) FROM items WHERE kind = 'text'")?,
             image_items: q("SELECT count(*) FROM items WHERE kind = 'image'")?,
+            audio_items: q("SELECT count(*) FROM items WHERE kind = 'audio'")?,
+            video_items: q("SELECT count(*) FROM items WHERE kind = 'video'")?,
             chunks: q("SELECT count(*) FROM chunks")?,
             vectors: q("SELECT count(*) FROM vectors")?,
             errors: q("SELECT count(*) FROM ingest_errors")?,
@@ -316,25 +318,19 @@ impl Store {
     }
 
     pub fn chunk(&self, chunk_id: ChunkId) -> Result<Option<ChunkRow>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, '') FROM chunks WHERE id = ?1",
-        )?;
+        let mut st = self.conn.prepare_cached(&format!("SELECT {} FROM chunks WHERE id = ?1", ChunkRow::COLS))?;
         Ok(st.query_row([chunk_id], ChunkRow::from_row).optional()?)
     }
 
     /// Every chunk of an item, in order.
     pub fn chunks_of_item(&self, item_id: ItemId) -> Result<Vec<ChunkRow>> {
-        let mut st = self.conn.prepare(
-            "SELECT id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, '') FROM chunks WHERE item_id = ?1 ORDER BY ord",
-        )?;
+        let mut st = self.conn.prepare(&format!("SELECT {} FROM chunks WHERE item_id = ?1 ORDER BY ord", ChunkRow::COLS))?;
         let rows = st.query_map([item_id], ChunkRow::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn first_chunk_of_item(&self, item_id: ItemId) -> Result<Option<ChunkRow>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, '') FROM chunks WHERE item_id = ?1 ORDER BY ord LIMIT 1",
-        )?;
+        let mut st = self.conn.prepare_cached(&format!("SELECT {} FROM chunks WHERE item_id = ?1 ORDER BY ord LIMIT 1", ChunkRow::COLS))?;
         Ok(st.query_row([item_id], ChunkRow::from_row).optional()?)
     }
 

@@ -80,6 +80,8 @@ pub struct Counts {
     pub files: i64,
     pub text_items: i64,
     pub image_items: i64,
+    pub audio_items: i64,
+    pub video_items: i64,
     pub chunks: i64,
     pub vectors: i64,
     pub errors: i64,
@@ -141,10 +143,25 @@ pub struct ChunkRow {
     pub start: i64,
     pub end: i64,
     pub text: String,
+    /// Time span in the recording, milliseconds (audio and video).
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
 }
 
 impl ChunkRow {
+    /// Columns `from_row` reads, in order.
+    pub const COLS: &'static str = "id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, ''), start_ms, end_ms";
+
     pub fn from_row(r: &Row) -> rusqlite::Result<Self> {
-        Ok(ChunkRow { id: r.get(0)?, item_id: r.get(1)?, ord: r.get(2)?, start: r.get(3)?, end: r.get(4)?, text: r.get(5)? })
+        Ok(ChunkRow {
+            id: r.get(0)?,
+            item_id: r.get(1)?,
+            ord: r.get(2)?,
+            start: r.get(3)?,
+            end: r.get(4)?,
+            text: r.get(5)?,
+            start_ms: r.get(6)?,
+            end_ms: r.get(7)?,
+        })
     }
 }

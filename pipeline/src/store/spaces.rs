@@ -29,6 +29,14 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<SpaceRow> {
     Ok(SpaceRow { id: r.get(0)?, label: r.get(1)?, model: r.get(2)?, dim: r.get::<_, i64>(3)? as usize, state: r.get(4)? })
 }
 
+/// A chunk of the right kind (`?2`, a JSON list) without a vector in space `?1`.
+const MISSING: &str = "i.kind IN (SELECT value FROM json_each(?2)) AND (i.kind = 'image' OR coalesce(c.text, '') != '') \
+     AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.chunk_id = c.id AND v.space_id = ?1)";
+
+fn kinds_json(kinds: &[&str]) -> String {
+    serde_json::to_string(kinds).unwrap_or_else(|_| "[]".into())
+}
+
 fn family(model: &str) -> &str {
     model.split('@').next().unwrap_or(model)
 }
@@ -103,23 +111,24 @@ impl Store {
         Ok(old)
     }
 
-    /// Chunks of items of `kind` that lack a vector in `space_id`, after
-    /// chunk id `after`, in id order: (chunk id, chunk text, file path, mime).
-    pub fn chunks_missing_vectors(&self, space_id: SpaceId, kind: &str, after: ChunkId, limit: usize) -> Result<Vec<MissingChunk>> {
-        let mut st = self.conn.prepare_cached(
+    /// Chunks of items of these `kinds` that lack a vector in `space_id`,
+    /// after chunk id `after`, in id order: (chunk id, chunk text, file path,
+    /// mime). Items other than photos count only when the chunk has text
+    /// (a visual segment of a video or a silent recording has none).
+    pub fn chunks_missing_vectors(&self, space_id: SpaceId, kinds: &[&str], after: ChunkId, limit: usize) -> Result<Vec<MissingChunk>> {
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT c.id, coalesce(c.text, ''), f.path, i.mime FROM chunks c JOIN items i ON i.id = c.item_id JOIN files f ON f.id = i.file_id \
-             WHERE i.kind = ?2 AND c.id > ?3 AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.chunk_id = c.id AND v.space_id = ?1) \
-             ORDER BY c.id LIMIT ?4",
-        )?;
-        let rows = st.query_map(params![space_id, kind, after, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+             WHERE {MISSING} AND c.id > ?3 ORDER BY c.id LIMIT ?4"
+        ))?;
+        let rows =
+            st.query_map(params![space_id, kinds_json(kinds), after, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn count_missing_vectors(&self, space_id: SpaceId, kind: &str) -> Result<usize> {
+    pub fn count_missing_vectors(&self, space_id: SpaceId, kinds: &[&str]) -> Result<usize> {
         let n: i64 = self.conn.query_row(
-            "SELECT count(*) FROM chunks c JOIN items i ON i.id = c.item_id \
-             WHERE i.kind = ?2 AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.chunk_id = c.id AND v.space_id = ?1)",
-            params![space_id, kind],
+            &format!("SELECT count(*) FROM chunks c JOIN items i ON i.id = c.item_id WHERE {MISSING}"),
+            params![space_id, kinds_json(kinds)],
             |r| r.get(0),
         )?;
         Ok(n as usize)

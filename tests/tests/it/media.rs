@@ -28,11 +28,7 @@ pub fn speech(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 pub fn probe_seconds(p: &Path) -> f64 {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])
-        .arg(p)
-        .output()
-        .unwrap();
+    let out = Command::new("ffprobe").args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"]).arg(p).output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
@@ -56,4 +52,89 @@ fn every_audio_container_decodes_to_the_same_duration() {
         // Opus is read through ffmpeg; the rest by symphonia.
         assert_eq!(via, if ext == "opus" { "ffmpeg" } else { "symphonia" }, "{ext}");
     }
+}
+
+/// Word error rate, written here independently of `pith eval asr`.
+fn wer(reference: &str, hypothesis: &str) -> f64 {
+    let norm = |s: &str| -> Vec<String> {
+        s.to_lowercase().split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).map(String::from).collect()
+    };
+    let (r, h) = (norm(reference), norm(hypothesis));
+    let mut prev: Vec<usize> = (0..=h.len()).collect();
+    for (i, rw) in r.iter().enumerate() {
+        let mut cur = vec![i + 1; h.len() + 1];
+        for (j, hw) in h.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(rw != hw)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[h.len()] as f64 / r.len().max(1) as f64
+}
+
+const SENTENCES: [&str; 3] = [
+    "Good morning everyone, thank you for joining the planning call.",
+    "The quarterly meeting has moved to Tuesday afternoon because the auditors are visiting.",
+    "Please send your travel receipts to the finance office before Friday.",
+];
+
+/// Three sentences with two seconds of silence between them; returns the
+/// file and each sentence's (start, end) in seconds.
+fn meeting(dir: &Path) -> (PathBuf, Vec<(f64, f64)>) {
+    let mut parts = Vec::new();
+    let mut spans = Vec::new();
+    let mut at = 0.0;
+    for (i, s) in SENTENCES.iter().enumerate() {
+        let p = speech(dir, &format!("part{i}.wav"), s);
+        let d = probe_seconds(&p);
+        spans.push((at, at + d));
+        at += d + 2.0;
+        parts.push(p);
+    }
+    let list = dir.join("parts.txt");
+    let silence = dir.join("silence.wav");
+    run("ffmpeg", &["-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono", "-t", "2", silence.to_str().unwrap()]);
+    let mut txt = String::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            txt += &format!("file '{}'\n", silence.display());
+        }
+        txt += &format!("file '{}'\n", p.display());
+    }
+    std::fs::write(&list, txt).unwrap();
+    let out = dir.join("recordings/meeting.mp3");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    run("ffmpeg", &["-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", list.to_str().unwrap(), out.to_str().unwrap()]);
+    (out, spans)
+}
+
+#[test]
+fn speech_is_searchable_to_the_second() {
+    use super::common::{engine, ingest_dir};
+    use pith_pipeline::{Filters, Kind, SearchRequest};
+    let d = tempfile::tempdir().unwrap();
+    let (file, spans) = meeting(d.path());
+    let other = speech(&d.path().join("recordings"), "other.wav", "The garden needs watering twice a week during the summer.");
+    std::fs::write(d.path().join("recordings/notes.txt"), "Notes about the office plants and their watering schedule.").unwrap();
+    let e = engine(&d.path().join("store"));
+    let r = ingest_dir(&e, &d.path().join("recordings"));
+    assert_eq!((r.added, r.failed), (3, 0), "{r:?}");
+    assert_eq!(e.status(0).unwrap().counts.audio_items, 2);
+
+    let hits = e.search(&SearchRequest::new("where did someone say the meeting moved to tuesday", 5)).unwrap();
+    let top = &hits[0];
+    assert_eq!(top.path, file.to_string_lossy(), "{hits:#?}");
+    assert_eq!(top.kind, "audio");
+    let (s, t) = (top.start.unwrap(), top.end.unwrap());
+    let (want_s, want_t) = spans[1];
+    assert!(s <= want_s + 0.5 && t >= want_t - 0.5, "segment {s:.2}-{t:.2} s should contain the sentence at {want_s:.2}-{want_t:.2} s");
+    assert!(top.snippet.to_lowercase().contains("tuesday"), "{}", top.snippet);
+
+    // The kind filter keeps recordings only; the transcript reads back whole.
+    let only = e
+        .search(&SearchRequest { filters: Filters { kind: Some(Kind::Audio), ..Default::default() }, ..SearchRequest::new("watering", 5) })
+        .unwrap();
+    assert!(only.iter().all(|h| h.kind == "audio") && only[0].path == other.to_string_lossy(), "{only:#?}");
+    let text = e.item_text(top.id).unwrap();
+    let w = wer(&SENTENCES.join(" "), &text);
+    assert!(w < 0.25, "WER {w:.3}: {text}");
 }
