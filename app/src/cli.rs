@@ -104,6 +104,8 @@ pub struct SearchArgs {
 pub enum KindArg {
     Text,
     Image,
+    Audio,
+    Video,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -155,6 +157,13 @@ pub enum EvalCmd {
         /// ConSE: use only the first class name, not all WordNet synonyms.
         #[arg(long)]
         no_synonyms: bool,
+    },
+    /// Word error rate and real-time factor of speech recognition on audio
+    /// files with a same-named `.txt` reference transcript beside each.
+    Asr {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -103,6 +103,8 @@ pub fn filters_from(
         kind: kind.map(|k| match k {
             KindArg::Text => Kind::Text,
             KindArg::Image => Kind::Image,
+            KindArg::Audio => Kind::Audio,
+            KindArg::Video => Kind::Video,
         }),
         path_prefix: path.map(|p| std::path::absolute(&p).map(|a| a.to_string_lossy().into_owned()).unwrap_or(p)),
         after: date(after, "after")?,
@@ -138,12 +140,24 @@ fn print_hits(hits: &[SearchHit], json: bool) -> Result<()> {
     let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
     for (i, h) in hits.iter().enumerate() {
         writeln!(out, "{:>2}. [{}] {}  (id {}, score {:.4})", i + 1, h.kind, h.title, h.id, h.score)?;
-        writeln!(out, "    {}", h.path)?;
+        match (h.start, h.end) {
+            (Some(s), Some(t)) => writeln!(out, "    {}  @ {}–{}", h.path, clock(s), clock(t))?,
+            _ => writeln!(out, "    {}", h.path)?,
+        }
         if !h.snippet.is_empty() {
             writeln!(out, "    {}", render_snippet(&h.snippet, &h.highlights, color))?;
         }
     }
     Ok(())
+}
+
+fn clock(s: f64) -> String {
+    let s = s.max(0.0).round() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
 }
 
 fn render_snippet(s: &str, hl: &[(usize, usize)], color: bool) -> String {
@@ -173,7 +187,10 @@ fn status(cfg: EngineConfig, json: bool, errors: usize) -> Result<()> {
     }
     println!("store: {}", s.data_dir);
     let c = &s.counts;
-    println!("files: {}  text items: {}  images: {}  chunks: {}  vectors: {}", c.files, c.text_items, c.image_items, c.chunks, c.vectors);
+    println!(
+        "files: {}  text items: {}  images: {}  recordings: {}  videos: {}  chunks: {}  vectors: {}",
+        c.files, c.text_items, c.image_items, c.audio_items, c.video_items, c.chunks, c.vectors
+    );
     let mut spaces = s.spaces.clone();
     spaces.sort_by(|a, b| (&a.label, &a.state).cmp(&(&b.label, &b.state)));
     for sp in spaces {
@@ -208,6 +225,32 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
                         r.ingest.files_seen as f64 / r.ingest.seconds.max(1e-9)
                     );
                 }
+            }
+        }
+        EvalCmd::Asr { dir, json } => {
+            let r = pith_pipeline::eval::asr::run(&dir, &cfg)?;
+            progress.finish();
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                for f in &r.files {
+                    println!(
+                        "{:>6.1}% WER  {:>6.1} s audio  RTF {:.3}  {}",
+                        f.wer * 100.0,
+                        f.seconds,
+                        f.compute_s / f.seconds.max(1e-9),
+                        f.file
+                    );
+                }
+                println!(
+                    "overall: WER {:.2}% over {} files, {:.1} s of audio in {:.1} s (real-time factor {:.3}), model {}",
+                    r.wer * 100.0,
+                    r.files.len(),
+                    r.audio_seconds,
+                    r.compute_seconds,
+                    r.real_time_factor,
+                    r.model
+                );
             }
         }
         EvalCmd::Filtered { dir, fraction, store } => {

@@ -48,8 +48,20 @@ pub struct AudioStream {
 }
 
 enum Source {
-    Sym { format: Box<dyn FormatReader>, decoder: Box<dyn AudioDecoder>, track: u32, skip: u64, limit: Option<u64>, frames: u64 },
-    Ffmpeg { child: Child, out: ChildStdout },
+    Sym {
+        format: Box<dyn FormatReader>,
+        decoder: Box<dyn AudioDecoder>,
+        track: u32,
+        skip: u64,
+        limit: Option<u64>,
+        frames: u64,
+    },
+    /// `why_not_symphonia`: symphonia's reason, kept for the error message.
+    Ffmpeg {
+        child: Child,
+        out: ChildStdout,
+        why_not_symphonia: Option<String>,
+    },
 }
 
 impl Drop for AudioStream {
@@ -168,7 +180,7 @@ impl AudioStream {
 
     /// After the end: the ffmpeg child's verdict (its stderr when it failed).
     pub fn finish(&mut self) -> Result<(), String> {
-        if let Source::Ffmpeg { child, .. } = &mut self.src {
+        if let Source::Ffmpeg { child, why_not_symphonia, .. } = &mut self.src {
             let status = child.wait().map_err(|e| format!("ffmpeg: {e}"))?;
             if !status.success() {
                 let mut err = String::new();
@@ -176,8 +188,12 @@ impl AudioStream {
                     let _ = e.read_to_string(&mut err);
                 }
                 let msg = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("failed").trim().to_string();
+                let msg = msg.rsplit(": ").next().unwrap_or(&msg).to_string();
                 if self.samples == 0 {
-                    return Err(format!("ffmpeg cannot decode it: {msg}"));
+                    return Err(match why_not_symphonia {
+                        Some(w) => format!("not audio pith can decode ({w}; ffmpeg: {msg})"),
+                        None => format!("ffmpeg cannot decode it: {msg}"),
+                    });
                 }
                 self.cut_short = Some(format!("ffmpeg stopped early: {msg}"));
             }
@@ -262,7 +278,7 @@ fn open_ffmpeg(path: &Path, symphonia_error: Option<String>) -> Result<AudioStre
     let out = child.stdout.take().ok_or("ffmpeg: no stdout")?;
     let info = AudioInfo { codec: "ffmpeg".into(), rate: RATE, channels: 1, declared_s: None, tags: vec![], via: "ffmpeg" };
     Ok(AudioStream {
-        src: Source::Ffmpeg { child, out },
+        src: Source::Ffmpeg { child, out, why_not_symphonia: symphonia_error },
         res: Mono16k::new(RATE)?,
         info,
         out: VecDeque::new(),

@@ -1,6 +1,8 @@
 //! Built-in evaluation, so users can measure pith on their own labelled data:
-//! BEIR-layout retrieval sets and COCO-format caption sets.
+//! BEIR-layout retrieval sets, COCO-format caption sets, speech with reference
+//! transcripts and captioned videos.
 
+pub mod asr;
 pub mod beir;
 pub mod captions;
 pub mod filtered;

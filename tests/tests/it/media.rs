@@ -138,3 +138,34 @@ fn speech_is_searchable_to_the_second() {
     let w = wer(&SENTENCES.join(" "), &text);
     assert!(w < 0.25, "WER {w:.3}: {text}");
 }
+
+#[test]
+fn bad_media_files_are_one_clear_error_each() {
+    use super::common::{engine, ingest_dir, search};
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("in");
+    let good = speech(&dir, "good.ogg", "The lighthouse keeper counted seventeen ships in the harbour.");
+    let src = speech(d.path(), "long.mp3", &SENTENCES.join(" "));
+    let bytes = std::fs::read(&src).unwrap();
+    std::fs::write(dir.join("truncated.mp3"), &bytes[..bytes.len() / 3]).unwrap();
+    std::fs::write(dir.join("fake.mp3"), "this is a shopping list, not a song").unwrap();
+    run(
+        "ffmpeg",
+        &["-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0", dir.join("zero.wav").to_str().unwrap()],
+    );
+    std::fs::write(dir.join("garbage.flac"), b"fLaC\x00\x00\x00\x22garbage garbage garbage").unwrap();
+    let e = engine(&d.path().join("store"));
+    let r = ingest_dir(&e, &dir);
+    let errors = e.status(100).unwrap().errors;
+    let reason = |name: &str| errors.iter().find(|x| x.path.ends_with(name)).map(|x| x.reason.clone());
+    for name in ["fake.mp3", "zero.wav", "garbage.flac"] {
+        let why = reason(name).unwrap_or_else(|| panic!("{name}: no error recorded: {errors:#?}"));
+        assert!(why.len() > 10 && !why.contains("panick"), "{name}: {why}");
+    }
+    // The truncated file keeps what decodes and says it was cut short.
+    let why = reason("truncated.mp3").expect("truncated.mp3 has a note");
+    assert!(why.contains("cut short") || why.contains("truncated"), "{why}");
+    assert_eq!(r.failed, 3, "{r:?} {errors:#?}");
+    let hits = search(&e, "lighthouse ships harbour", 3);
+    assert_eq!(hits[0].path, good.to_string_lossy());
+}
