@@ -50,6 +50,7 @@ pub struct EngineConfig {
     pub conse: ConseConfig,
     pub rrf_k: f32,
     pub weights: crate::types::Weights,
+    pub video: crate::ingest::video::VideoConfig,
 }
 
 impl EngineConfig {
@@ -64,6 +65,7 @@ impl EngineConfig {
             conse: ConseConfig::default(),
             rrf_k: 60.0,
             weights: Default::default(),
+            video: Default::default(),
         }
     }
 
@@ -467,6 +469,11 @@ impl Engine {
 
     pub fn item(&self, id: ItemId) -> Result<crate::store::ItemRow> {
         self.reader()?.item(id)?.ok_or_else(|| PipelineError::NotFound(format!("item {id}")))
+    }
+
+    /// The item's chunks in order (for a recording: its segments with times).
+    pub fn chunks_of_item(&self, id: ItemId) -> Result<Vec<crate::store::ChunkRow>> {
+        self.reader()?.chunks_of_item(id)
     }
 
     /// The item's extracted text, reassembled from its (overlapping) chunks, capped at 256 KiB.

@@ -19,6 +19,7 @@ pub mod policy;
 pub mod search;
 pub mod snippet;
 pub mod store;
+pub mod temporal;
 pub mod types;
 pub mod watch;
 

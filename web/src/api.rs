@@ -26,7 +26,7 @@ pub struct SearchParams {
     pub q: Option<String>,
     /// Results per page, 1 to 200 (default 10).
     pub k: Option<String>,
-    /// `all`, `text` or `image`.
+    /// `all`, `text`, `image`, `audio` or `video`.
     pub kind: Option<String>,
     /// Only files whose path starts with this.
     pub path: Option<String>,
@@ -68,7 +68,10 @@ impl SearchParams {
         }
         let kind = match self.kind.as_deref().map(str::trim).filter(|s| !s.is_empty() && *s != "all") {
             None => None,
-            Some(s) => Some(Kind::parse(s).ok_or_else(|| ApiError::BadRequest(format!("`kind` must be all, text or image, got `{s}`")))?),
+            Some(s) => Some(
+                Kind::parse(s)
+                    .ok_or_else(|| ApiError::BadRequest(format!("`kind` must be all, text, image, audio or video, got `{s}`")))?,
+            ),
         };
         let date = |v: &Option<String>, name: &str| -> Result<Option<i64>, ApiError> {
             match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -253,8 +256,43 @@ pub async fn thumbnail(State(st): State<AppState>, UrlPath(id): UrlPath<String>,
         .into_response())
 }
 
-#[utoipa::path(get, path = "/api/items/{id}/original", params(("id" = String, Path, description = "Item id (a positive integer)")), responses((status = 200, description = "The original file (its own media type), served only from inside the indexed folders", content_type = "*/*", body = Vec<u8>), (status = 404, description = "No such item, or the file is gone or outside the folders", body = crate::openapi::ErrorBody), (status = 400, description = "Bad parameter", body = crate::openapi::ErrorBody), (status = 401, description = "API key required", body = crate::openapi::ErrorBody), (status = 403, description = "Host not allowed", body = crate::openapi::ErrorBody), (status = 503, description = "Overloaded; retry after the Retry-After seconds", body = crate::openapi::ErrorBody)))]
-pub async fn original(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Response, ApiError> {
+/// One time-spanned piece of an item: a transcript segment or a merged
+/// stretch of video frames (text empty).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SegmentOut {
+    pub chunk_id: pith_pipeline::ids::ChunkId,
+    /// Seconds from the start of the recording.
+    pub start: Option<f64>,
+    pub end: Option<f64>,
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SegmentsResponse {
+    pub item: ItemId,
+    pub kind: String,
+    pub segments: Vec<SegmentOut>,
+}
+
+#[utoipa::path(get, path = "/api/items/{id}/segments", params(("id" = String, Path, description = "Item id (a positive integer)")), responses((status = 200, description = "The item's segments in order, with their time spans (audio, video; other items have one per chunk without times)", body = SegmentsResponse), (status = 404, description = "No such item", body = crate::openapi::ErrorBody), (status = 400, description = "Bad parameter", body = crate::openapi::ErrorBody), (status = 401, description = "API key required", body = crate::openapi::ErrorBody), (status = 403, description = "Host not allowed", body = crate::openapi::ErrorBody), (status = 503, description = "Overloaded; retry after the Retry-After seconds", body = crate::openapi::ErrorBody)))]
+pub async fn segments(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Json<SegmentsResponse>, ApiError> {
+    let id = parse_id(&id)?;
+    Ok(Json(st.run(move |e| load_segments(e, id)).await?))
+}
+
+pub fn load_segments(e: &pith_pipeline::Engine, id: ItemId) -> Result<SegmentsResponse, ApiError> {
+    let item = e.item(id)?;
+    let secs = |ms: Option<i64>| ms.map(|v| v as f64 / 1000.0);
+    let segments = e
+        .chunks_of_item(id)?
+        .into_iter()
+        .map(|c| SegmentOut { chunk_id: c.id, start: secs(c.start_ms), end: secs(c.end_ms), text: c.text })
+        .collect();
+    Ok(SegmentsResponse { item: id, kind: item.kind, segments })
+}
+
+#[utoipa::path(get, path = "/api/items/{id}/original", params(("id" = String, Path, description = "Item id (a positive integer)"), ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023` (seeking in audio and video)")), responses((status = 200, description = "The original file (its own media type), served only from inside the indexed folders", content_type = "*/*", body = Vec<u8>), (status = 206, description = "The requested byte range (Content-Range says which)", content_type = "*/*", body = Vec<u8>), (status = 416, description = "The range lies outside the file"), (status = 404, description = "No such item, or the file is gone or outside the folders", body = crate::openapi::ErrorBody), (status = 400, description = "Bad parameter", body = crate::openapi::ErrorBody), (status = 401, description = "API key required", body = crate::openapi::ErrorBody), (status = 403, description = "Host not allowed", body = crate::openapi::ErrorBody), (status = 503, description = "Overloaded; retry after the Retry-After seconds", body = crate::openapi::ErrorBody)))]
+pub async fn original(State(st): State<AppState>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let roots = st.roots.clone();
     let (item, file, real) = st
@@ -269,9 +307,26 @@ pub async fn original(State(st): State<AppState>, UrlPath(id): UrlPath<String>) 
         .await?;
     let mime = item.mime.clone().unwrap_or_else(|| guess_mime(&real).to_string());
     let name = real.file_name().map(|n| n.to_string_lossy().replace('"', "")).unwrap_or_default();
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file)));
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let range = crate::range::parse(headers.get(header::RANGE).and_then(|v| v.to_str().ok()), len);
+    let mut file = tokio::fs::File::from_std(file);
+    let (status, body, content_range) = match range {
+        crate::range::RangeReq::Full => (StatusCode::OK, Body::from_stream(tokio_util::io::ReaderStream::new(file)), None),
+        crate::range::RangeReq::Partial(a, b) => {
+            use tokio::io::{AsyncReadExt, AsyncSeekExt};
+            file.seek(std::io::SeekFrom::Start(a)).await.map_err(|e| ApiError::Internal(format!("seek: {e}")))?;
+            let part = file.take(b - a + 1);
+            (StatusCode::PARTIAL_CONTENT, Body::from_stream(tokio_util::io::ReaderStream::new(part)), Some(format!("bytes {a}-{b}/{len}")))
+        }
+        crate::range::RangeReq::Unsatisfiable => (StatusCode::RANGE_NOT_SATISFIABLE, Body::empty(), Some(format!("bytes */{len}"))),
+    };
     let mut resp = Response::new(body);
+    *resp.status_mut() = status;
     let h = resp.headers_mut();
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some(cr) = content_range.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        h.insert(header::CONTENT_RANGE, cr);
+    }
     h.insert(header::CONTENT_TYPE, HeaderValue::from_str(&mime).unwrap_or(HeaderValue::from_static("application/octet-stream")));
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{}\"", name.replace(|c: char| !c.is_ascii() || c.is_control(), "_")))

@@ -7,6 +7,7 @@ pub mod api;
 pub mod error;
 pub mod openapi;
 pub mod pages;
+pub mod range;
 pub mod state;
 
 use axum::extract::DefaultBodyLimit;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/items/{id}", get(api::item))
         .route("/api/items/{id}/thumbnail", get(api::thumbnail))
         .route("/api/items/{id}/original", get(api::original))
+        .route("/api/items/{id}/segments", get(api::segments))
         .route("/api/items/{id}/similar", get(api::similar))
         .route("/api/status", get(api::status))
         .route("/api/openapi.json", get(openapi::serve))

@@ -66,6 +66,7 @@ pub struct Health {
         crate::api::item,
         crate::api::thumbnail,
         crate::api::original,
+        crate::api::segments,
         crate::api::similar,
         crate::api::status,
         crate::api::healthz

@@ -22,6 +22,20 @@ pub struct Hit {
     pub thumb: Option<String>,
     /// Snippet split into (text, highlighted) runs; askama escapes each.
     pub runs: Vec<(String, bool)>,
+    /// Audio and video: where the matched segment starts (seconds, for
+    /// `#t=` media fragments) and its span as text ("1:02–1:09").
+    pub start: Option<String>,
+    pub span: Option<String>,
+}
+
+/// "m:ss" (or "h:mm:ss") for a time in seconds.
+pub fn clock(s: f64) -> String {
+    let s = s.max(0.0).floor() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
 }
 
 impl From<pith_pipeline::SearchHit> for Hit {
@@ -37,7 +51,9 @@ impl From<pith_pipeline::SearchHit> for Hit {
             at = b;
         }
         runs.push((h.snippet[at..].to_string(), false));
-        Hit { id: h.id, kind: h.kind, title: h.title, path: h.path, thumb: h.thumbnail, runs }
+        let start = h.start.map(|s| format!("{s:.1}"));
+        let span = h.start.zip(h.end).map(|(a, b)| format!("{}–{}", clock(a), clock(b)));
+        Hit { id: h.id, kind: h.kind, title: h.title, path: h.path, thumb: h.thumbnail, runs, start, span }
     }
 }
 
@@ -103,7 +119,7 @@ pub async fn search_page(State(st): State<AppState>, q: Result<Query<PageParams>
     let query = p.search.q.clone().unwrap_or_default();
     let kind = p.search.kind.clone().unwrap_or_default();
     let page: usize = p.page.as_deref().and_then(|s| s.parse().ok()).unwrap_or(1).clamp(1, 400);
-    let chips = [("All", "all"), ("Images", "image"), ("Text", "text")]
+    let chips = [("All", "all"), ("Images", "image"), ("Text", "text"), ("Audio", "audio"), ("Video", "video")]
         .into_iter()
         .map(|(label, k)| Chip { label, href: url(&p.search, k, 1), active: (kind.is_empty() && k == "all") || kind == k })
         .collect();
@@ -162,6 +178,8 @@ async fn empty_reason(st: &AppState, page: usize, kind: &str) -> String {
         }
         Some(c) if kind == "image" && c.image_items == 0 => "No images are indexed yet.".into(),
         Some(c) if kind == "text" && c.text_items == 0 => "No text documents are indexed yet.".into(),
+        Some(c) if kind == "audio" && c.audio_items == 0 => "No recordings are indexed yet.".into(),
+        Some(c) if kind == "video" && c.video_items == 0 => "No videos are indexed yet.".into(),
         _ => "No indexed item matches these words or filters. Try fewer or other words, or the All filter.".into(),
     }
 }
@@ -181,11 +199,36 @@ pub struct ItemPage {
     pub images: Vec<Hit>,
     pub texts: Vec<Hit>,
     pub q: String,
+    /// Audio and video: play from here (`?t=` seconds), and the segments
+    /// as (start seconds, "m:ss", text) links.
+    pub t: String,
+    pub segments: Vec<(String, String, String)>,
 }
 
-pub async fn item_page(State(st): State<AppState>, UrlPath(id): UrlPath<String>) -> Result<Response, ApiError> {
+#[derive(Debug, Deserialize, Default)]
+pub struct ItemParams {
+    pub t: Option<String>,
+}
+
+pub async fn item_page(
+    State(st): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+    q: Result<Query<ItemParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
     let id = api::parse_id(&id)?;
+    let t = q.ok().and_then(|Query(p)| p.t).and_then(|t| t.parse::<f64>().ok()).filter(|t| t.is_finite() && *t >= 0.0).unwrap_or(0.0);
     let it = api::load_item(&st, id).await?;
+    let media = it.item.kind == "audio" || it.item.kind == "video";
+    let segments = if media {
+        st.run(move |e| api::load_segments(e, id))
+            .await?
+            .segments
+            .into_iter()
+            .filter_map(|s| s.start.map(|a| (format!("{a:.1}"), clock(a), s.text)))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let similar = st.run(move |e| Ok(e.similar(id, 13)?)).await.unwrap_or_default();
     let i = it.item;
     let (images, texts) = split(similar.into_iter().filter(|h| h.id != id).take(12).collect());
@@ -198,10 +241,12 @@ pub async fn item_page(State(st): State<AppState>, UrlPath(id): UrlPath<String>)
         modified: pith_pipeline::dates::format_date(i.mtime),
         dims: i.width.zip(i.height).map(|(w, h)| format!("{w} × {h}")),
         labels: i.labels.filter(|l| !l.is_empty()),
-        text: it.text,
+        text: if media { None } else { it.text },
         images,
         texts,
         q: String::new(),
+        t: format!("{t:.1}"),
+        segments,
     }
     .into_response())
 }
@@ -231,6 +276,8 @@ pub struct StatusPage {
     pub files: i64,
     pub texts: i64,
     pub images: i64,
+    pub audios: i64,
+    pub videos: i64,
     pub chunks: i64,
     pub spaces: Vec<pith_pipeline::engine::SpaceStatus>,
     pub errors: Vec<(String, String, String)>,
@@ -253,6 +300,8 @@ pub async fn status_page(State(st): State<AppState>) -> Result<Response, ApiErro
         files: c.files,
         texts: c.text_items,
         images: c.image_items,
+        audios: c.audio_items,
+        videos: c.video_items,
         chunks: c.chunks,
         spaces,
         errors: s.engine.errors.into_iter().map(|e| (e.path, e.reason, pith_pipeline::dates::format_date(e.at))).collect(),
@@ -323,7 +372,7 @@ mod tests {
         fn hit_runs_always_rebuild_the_snippet(snippet in "\\PC{0,80}", ranges in proptest::collection::vec((0usize..200, 0usize..200), 0..6)) {
             let hit = pith_pipeline::SearchHit {
                 id: pith_pipeline::ids::ItemId(1), kind: "text".into(), path: "/x".into(), title: "t".into(), snippet: snippet.clone(),
-                highlights: ranges, score: 0.0, chunk_id: pith_pipeline::ids::ChunkId(1), chunk_start: 0, chunk_end: 0, thumbnail: None, ranks: Default::default(),
+                highlights: ranges, score: 0.0, chunk_id: pith_pipeline::ids::ChunkId(1), chunk_start: 0, chunk_end: 0, start: None, end: None, thumbnail: None, ranks: Default::default(),
             };
             let h = Hit::from(hit);
             let joined: String = h.runs.iter().map(|(t, _)| t.as_str()).collect();

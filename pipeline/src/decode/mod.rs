@@ -5,5 +5,6 @@ pub mod audio;
 pub mod detect;
 pub mod image;
 pub mod text;
+pub mod video;
 
 pub use detect::{detect, Detected};

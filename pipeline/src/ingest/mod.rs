@@ -6,6 +6,7 @@
 pub use crate::policy;
 mod media;
 mod prepare;
+pub mod video;
 mod walk;
 
 use std::path::{Path, PathBuf};
@@ -312,6 +313,7 @@ struct Batch {
     texts: Vec<Prepared>,
     images: Vec<Prepared>,
     audios: Vec<Prepared>,
+    videos: Vec<Prepared>,
     text_chunks: usize,
 }
 
@@ -327,6 +329,7 @@ impl Batch {
                 self.text_chunks += segments.len();
                 self.audios.push(p);
             }
+            Prepared::Video { .. } => self.videos.push(p),
             _ => {}
         }
     }
@@ -339,8 +342,9 @@ impl Batch {
         let texts = std::mem::take(&mut self.texts);
         let images = std::mem::take(&mut self.images);
         let audios = std::mem::take(&mut self.audios);
+        let videos = std::mem::take(&mut self.videos);
         self.text_chunks = 0;
-        if texts.is_empty() && images.is_empty() && audios.is_empty() {
+        if texts.is_empty() && images.is_empty() && audios.is_empty() && videos.is_empty() {
             return Ok(Encoded::default());
         }
         let mut files = Vec::new();
@@ -349,6 +353,13 @@ impl Batch {
         for p in audios {
             if let Prepared::Audio { meta, title, mime, seconds, segments, labels, notes } = p {
                 let item = recording_item(engine, enc, Kind::Audio, title, mime, seconds, &segments, labels)?;
+                report.text_chunks += item.chunks.len();
+                files.push(NewFile { path: meta.path, size: meta.size, mtime: meta.mtime, hash: meta.hash, items: vec![item], notes });
+            }
+        }
+        for p in videos {
+            if let Prepared::Video { meta, title, mime, watched } = p {
+                let (item, notes) = video_item(engine, enc, title, mime, watched)?;
                 report.text_chunks += item.chunks.len();
                 files.push(NewFile { path: meta.path, size: meta.size, mtime: meta.mtime, hash: meta.hash, items: vec![item], notes });
             }
@@ -484,6 +495,61 @@ fn recording_item(
         span_ms: Some((0, total)),
         chunks,
     })
+}
+
+/// A video as one item: its merged visual segments (visual, ConSE and CLIP
+/// vectors, no text) and its transcript segments (text), all time-spanned;
+/// the poster frame is its thumbnail.
+fn video_item(
+    engine: &Engine,
+    enc: &crate::encoders::Encoders,
+    title: String,
+    mime: String,
+    w: video::Watched,
+) -> Result<(NewItem, Vec<String>)> {
+    let spoken = w.speech.as_ref().map(|h| h.segments.clone()).unwrap_or_default();
+    let mut labels = vec![media::clock(w.seconds)];
+    // What the frames look like overall (duration-weighted logits).
+    if !w.segments.is_empty() {
+        let n = w.segments[0].logits.len();
+        let mut avg = vec![0f32; n];
+        for s in &w.segments {
+            let wt = (s.end_ms - s.start_ms).max(1) as f32;
+            avg.iter_mut().zip(&s.logits).for_each(|(a, l)| *a += l * wt);
+        }
+        labels.extend(enc.conse.labels(&avg, 3));
+    }
+    let mut item = recording_item(engine, enc, Kind::Video, title, mime, w.seconds, &spoken, labels.join(", "))?;
+    if spoken.is_empty() {
+        item.chunks.clear(); // the placeholder for silence: frames stand in for it
+    }
+    let (conse_id, visual_id, clip_id) = (engine.space_id(space::CONSE), engine.space_id(space::VISUAL), engine.space_id(space::CLIP));
+    for s in w.segments {
+        let mut vectors = Vec::new();
+        if let Some(id) = visual_id {
+            vectors.push((id, s.visual));
+        }
+        if let Some(id) = conse_id {
+            vectors.push((id, enc.conse.vector(&s.logits)));
+        }
+        if let (Some(id), Some(c)) = (clip_id, s.clip) {
+            vectors.push((id, c));
+        }
+        item.chunks.push(NewChunk { start: 0, end: 0, span_ms: Some((s.start_ms, s.end_ms)), text: None, vectors });
+    }
+    if item.chunks.is_empty() {
+        item.chunks.push(NewChunk { start: 0, end: 0, span_ms: item.span_ms, text: None, vectors: vec![] });
+    }
+    item.thumbnail = match &w.poster {
+        Some(p) => Some(crate::decode::image::thumbnail_jpeg(p)?),
+        None => None,
+    };
+    let mut notes = w.notes;
+    if let Some(h) = w.speech {
+        notes.extend(h.notes);
+    }
+    tracing::info!(frames = w.stats.frames_decoded, encoded = w.stats.encoder_calls, tokens = w.stats.tokens, "video indexed");
+    Ok((item, notes))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -52,6 +52,12 @@ pub enum Prepared {
         labels: String,
         notes: Vec<String>,
     },
+    Video {
+        meta: Meta,
+        title: String,
+        mime: String,
+        watched: super::video::Watched,
+    },
     Image {
         meta: Meta,
         title: String,
@@ -138,7 +144,11 @@ impl Ctx<'_> {
                     notes: heard.notes,
                 })
             }
-            Detected::Video(_) => Err("video files are not indexed yet".into()),
+            Detected::Video(mime) => {
+                let watched = super::video::watch(self.enc, path, &cfg.video)?;
+                let title = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                Ok(Prepared::Video { meta, title, mime: mime.to_string(), watched })
+            }
             Detected::Unsupported => Ok(Prepared::Skipped { path: e.path.clone() }),
         }
     }

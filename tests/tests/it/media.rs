@@ -154,18 +154,74 @@ fn bad_media_files_are_one_clear_error_each() {
         &["-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0", dir.join("zero.wav").to_str().unwrap()],
     );
     std::fs::write(dir.join("garbage.flac"), b"fLaC\x00\x00\x00\x22garbage garbage garbage").unwrap();
+    // A "video" with no video stream: its audio is indexed, with a note.
+    let wav = speech(d.path(), "talk.wav", "The violin teacher moved her lessons to Thursday.");
+    run("ffmpeg", &["-v", "error", "-y", "-i", wav.to_str().unwrap(), dir.join("talk.mp4").to_str().unwrap()]);
+    std::fs::write(dir.join("not-a-film.mkv"), "definitely not matroska").unwrap();
     let e = engine(&d.path().join("store"));
     let r = ingest_dir(&e, &dir);
     let errors = e.status(100).unwrap().errors;
     let reason = |name: &str| errors.iter().find(|x| x.path.ends_with(name)).map(|x| x.reason.clone());
-    for name in ["fake.mp3", "zero.wav", "garbage.flac"] {
+    for name in ["fake.mp3", "zero.wav", "garbage.flac", "not-a-film.mkv"] {
         let why = reason(name).unwrap_or_else(|| panic!("{name}: no error recorded: {errors:#?}"));
         assert!(why.len() > 10 && !why.contains("panick"), "{name}: {why}");
     }
     // The truncated file keeps what decodes and says it was cut short.
     let why = reason("truncated.mp3").expect("truncated.mp3 has a note");
     assert!(why.contains("cut short") || why.contains("truncated"), "{why}");
-    assert_eq!(r.failed, 3, "{r:?} {errors:#?}");
+    assert!(reason("talk.mp4").is_some_and(|w| w.contains("no video stream")), "{errors:#?}");
+    assert_eq!(r.failed, 4, "{r:?} {errors:#?}");
     let hits = search(&e, "lighthouse ships harbour", 3);
     assert_eq!(hits[0].path, good.to_string_lossy());
+    assert!(search(&e, "violin lessons thursday", 3)[0].path.ends_with("talk.mp4"));
+}
+
+/// 10 s of one photo, 10 s of another, 6 s of ffmpeg's moving test pattern.
+fn slideshow(dir: &Path) -> PathBuf {
+    let photos = super::common::testdata().join("skimage");
+    let out = dir.join("videos/slideshow.mp4");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let (a, b) = (photos.join("chelsea.png"), photos.join("coffee.png"));
+    #[rustfmt::skip]
+    let args = [
+        "-v", "error", "-y",
+        "-loop", "1", "-t", "10", "-i", a.to_str().unwrap(),
+        "-loop", "1", "-t", "10", "-i", b.to_str().unwrap(),
+        "-f", "lavfi", "-t", "6", "-i", "testsrc=size=320x240:rate=25",
+        "-filter_complex",
+        "[0]scale=320:240,setsar=1,fps=25[a];[1]scale=320:240,setsar=1,fps=25[b];[2]setsar=1[c];[a][b][c]concat=n=3:v=1:a=0,format=yuv420p[v]",
+        "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", out.to_str().unwrap(),
+    ];
+    run("ffmpeg", &args);
+    out
+}
+
+#[test]
+fn static_video_stretches_merge_and_cuts_land_within_a_second() {
+    use super::common::{engine, ingest_dir};
+    let d = tempfile::tempdir().unwrap();
+    let file = slideshow(d.path());
+    let e = engine(&d.path().join("store"));
+    let r = ingest_dir(&e, &d.path().join("videos"));
+    assert_eq!((r.added, r.failed), (1, 0), "{r:?}");
+    let hit = &e.search(&pith_pipeline::SearchRequest::new("slideshow", 1)).unwrap()[0];
+    assert_eq!((hit.kind.as_str(), hit.path.as_str()), ("video", file.to_str().unwrap()));
+    assert!(hit.thumbnail.is_some(), "a video has a poster frame");
+    let visual: Vec<(i64, i64)> = e
+        .chunks_of_item(hit.id)
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.text.is_empty())
+        .map(|c| (c.start_ms.unwrap(), c.end_ms.unwrap()))
+        .collect();
+    // 26 s at 2 fps is 52 frames decoded; the two 10 s stills need a token or two each.
+    let still = visual.iter().filter(|(s, _)| *s < 20_000).count();
+    assert!(still <= 4, "{still} tokens for 20 s of two stills: {visual:?}");
+    assert!(visual.len() < 52 / 3, "{} tokens for 52 frames: {visual:?}", visual.len());
+    // Segments tile the video in order, and one boundary falls at the cut (10 s).
+    for w in visual.windows(2) {
+        assert_eq!(w[0].1, w[1].0, "{visual:?}");
+    }
+    assert!(visual.iter().any(|(s, _)| (*s - 10_000).abs() <= 1_000), "no boundary near 10 s: {visual:?}");
+    assert!(visual.iter().any(|(s, _)| (*s - 20_000).abs() <= 1_000), "no boundary near 20 s: {visual:?}");
 }

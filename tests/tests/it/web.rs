@@ -130,7 +130,7 @@ async fn every_endpoint_answers_and_every_error_has_one_shape() {
         "/api/search?q=",
         "/api/search?q=x&k=abc",
         "/api/search?q=x&k=0",
-        "/api/search?q=x&kind=video",
+        "/api/search?q=x&kind=hologram",
         "/api/search?q=x&after=yesterday",
         "/api/search?q=x&mode=magic",
         "/api/items/abc",
