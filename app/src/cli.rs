@@ -165,6 +165,28 @@ pub enum EvalCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Text→video R@1/5/10 and median rank, with frames decoded, encoder
+    /// calls and tokens stored, for each merge setting given.
+    Video {
+        videos: PathBuf,
+        /// `[{"query", "video"}]` (video null: distractor) or COCO-style captions.
+        captions: PathBuf,
+        /// Merge settings to compare (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "on,off,per-video")]
+        merge: Vec<MergeArg>,
+        #[arg(long)]
+        json: bool,
+        /// Write a TREC run file (query ids are `N:setting`).
+        #[arg(long)]
+        run: Option<PathBuf>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum MergeArg {
+    On,
+    Off,
+    PerVideo,
 }
 
 #[derive(Subcommand, Debug)]

@@ -253,6 +253,46 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
                 );
             }
         }
+        EvalCmd::Video { videos, captions, merge, json, run } => {
+            use pith_pipeline::ingest::video::MergeMode;
+            let modes: Vec<MergeMode> = merge
+                .iter()
+                .map(|m| match m {
+                    crate::cli::MergeArg::On => MergeMode::On,
+                    crate::cli::MergeArg::Off => MergeMode::Off,
+                    crate::cli::MergeArg::PerVideo => MergeMode::PerVideo,
+                })
+                .collect();
+            let r = pith_pipeline::eval::video::run(&videos, &captions, &cfg, &modes, run.as_deref(), &progress)?;
+            progress.finish();
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                for m in &r {
+                    println!(
+                        "merge {:<9} R@1 {:.3}  R@5 {:.3}  R@10 {:.3}  median rank {}  ({} queries, {} distractors)",
+                        serde_json::to_value(m.merge)?.as_str().unwrap_or(""),
+                        m.r_at_1,
+                        m.r_at_5,
+                        m.r_at_10,
+                        m.median_rank,
+                        m.queries,
+                        m.distractors
+                    );
+                    println!(
+                        "  frames decoded {}  encoder calls {}  tokens stored {} ({:.1}% of frames)  ingest {:.1} s",
+                        m.frames_decoded,
+                        m.encoder_calls,
+                        m.tokens,
+                        100.0 * m.tokens as f64 / m.frames_decoded.max(1) as f64,
+                        m.ingest_seconds
+                    );
+                    for (v, s) in &m.per_video {
+                        println!("    {v}: {} frames, {} encoded, {} tokens", s.frames_decoded, s.encoder_calls, s.tokens);
+                    }
+                }
+            }
+        }
         EvalCmd::Filtered { dir, fraction, store } => {
             let r = pith_pipeline::eval::filtered::run(&dir, &cfg, fraction, store, &progress)?;
             progress.finish();

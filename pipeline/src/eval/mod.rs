@@ -7,6 +7,7 @@ pub mod beir;
 pub mod captions;
 pub mod filtered;
 pub mod metrics;
+pub mod video;
 
 /// Writes a TREC run file: `qid Q0 docid rank score tag`.
 pub fn write_trec_run(path: &std::path::Path, runs: &[(String, Vec<(String, f32)>)], tag: &str) -> std::io::Result<()> {

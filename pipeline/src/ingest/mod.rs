@@ -46,6 +46,9 @@ pub struct IngestReport {
     pub failed: usize,
     pub text_chunks: usize,
     pub images: usize,
+    /// Per video: frames decoded, encoder calls, tokens stored.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub videos: Vec<(String, video::VideoStats)>,
     pub seconds: f64,
 }
 
@@ -359,6 +362,7 @@ impl Batch {
         }
         for p in videos {
             if let Prepared::Video { meta, title, mime, watched } = p {
+                report.videos.push((meta.path.clone(), watched.stats.clone()));
                 let (item, notes) = video_item(engine, enc, title, mime, watched)?;
                 report.text_chunks += item.chunks.len();
                 files.push(NewFile { path: meta.path, size: meta.size, mtime: meta.mtime, hash: meta.hash, items: vec![item], notes });
