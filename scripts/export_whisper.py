@@ -182,7 +182,8 @@ class Decoder(nn.Module):
             x = x + b.cross.attend(b.cross.q(h), cross_k[i], cross_v[i])
             x = x + b.mlp(b.ln3(x))
         x = self.ln(x[:, -1, :])
-        logits = x @ self.emb.weight.t()
+        # Gemm with transB on the embedding itself: no transposed 80 MB copy.
+        logits = F.linear(x, self.emb.weight)
         return logits, torch.stack(pk), torch.stack(pv)
 
 

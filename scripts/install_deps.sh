@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Debian packages pith's build and tests need; installs only what is missing.
+# (python3-torch, for exporting models, is installed by scripts/fetch_models.py.)
 set -euo pipefail
 need=()
 command -v cc >/dev/null || need+=(build-essential)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v python3 >/dev/null || need+=(python3 python3-pip)
 command -v chromium >/dev/null || need+=(chromium)
+# Media: ffmpeg/ffprobe decode video frames and audio symphonia cannot read;
+# espeak-ng speaks the sentences the speech tests transcribe.
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v cargo >/dev/null || { echo "cargo (Rust toolchain) is required: https://rustup.rs"; exit 1; }
 if ((${#need[@]})); then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

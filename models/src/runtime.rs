@@ -52,8 +52,24 @@ fn init(models_root: &Path) -> Result<Environment> {
 
 /// Open a session with a fixed number of intra-op threads.
 pub fn session(models_root: &Path, model: &Path, threads: usize) -> Result<Session> {
+    session_with(models_root, model, threads, false)
+}
+
+/// `lean`: no CPU memory arena and no memory patterns. For graphs whose
+/// shapes change on every call (Whisper's decoder, its 1500-position
+/// encoder): the arena would keep every peak allocation for the life of the
+/// process. Costs a little speed, saves hundreds of MB.
+pub fn session_with(models_root: &Path, model: &Path, threads: usize, lean: bool) -> Result<Session> {
     let env = environment(models_root)?;
-    let session = Session::builder(env)?
+    let mut builder = Session::builder(env)?;
+    if lean {
+        builder = builder
+            .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()])
+            .map_err(ort::Error::<()>::from)?
+            .with_memory_pattern(false)
+            .map_err(ort::Error::<()>::from)?;
+    }
+    let session = builder
         .with_optimization_level(ort::session::builder::GraphOptimizationLevel::All)
         .map_err(ort::Error::<()>::from)?
         .with_intra_threads(threads.max(1))

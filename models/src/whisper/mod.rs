@@ -96,8 +96,8 @@ impl Whisper {
         }
         let (root, enc_path, dec_path, sp) = (models_root.to_path_buf(), m.file("encoder.onnx"), m.file("decoder.onnx"), specials.clone());
         let worker = Worker::spawn(&m.name, move || {
-            let mut enc = runtime::session(&root, &enc_path, threads)?;
-            let mut dec = runtime::session(&root, &dec_path, threads)?;
+            let mut enc = runtime::session_with(&root, &enc_path, threads, true)?;
+            let mut dec = runtime::session_with(&root, &dec_path, threads, true)?;
             Ok(move |mel: Vec<f32>| decode_window(&mut enc, &mut dec, &dims, &sp, mel))
         })?;
         Ok(Whisper { worker, tokenizer, front: MelFrontEnd::new(), specials, name: m.name })
