@@ -100,19 +100,25 @@ class Whisper:
         pk = pv = np.zeros((L, 1, 0, d), np.float32)
         prompt = [self.sot]
         tokens, feed = [], prompt
+        no_speech, sum_lp = 0.0, 0.0
         for _ in range(MAX_TOKENS):
             logits, pk, pv = self.dec.run(None, {"tokens": np.array([feed], np.int64), "past_k": pk, "past_v": pv,
                                                  "cross_k": ck, "cross_v": cv})
             lg = logits[0].astype(np.float64)
             if not tokens:
+                no_speech = float(np.exp(log_softmax(lg)[50361]))  # <|nocaptions|>
                 lg[self.suppress_begin] = -np.inf
             lg[self.suppress] = -np.inf
             self.timestamp_rules(lg, tokens)
             t = int(np.argmax(lg))
+            sum_lp += float(log_softmax(lg)[t])
             if t == self.eot:
                 break
             tokens.append(t)
             feed = [t]
+        # openai-whisper's silence rule (no_speech_threshold 0.6, logprob_threshold -1).
+        if no_speech > 0.6 and sum_lp / (len(tokens) + 1) < -1.0:
+            return []
         return tokens
 
     def timestamp_rules(self, lg, seq):
@@ -179,6 +185,11 @@ class Whisper:
                     segs.append((offset, offset + dur, t))
                 seek += size
         return segs
+
+
+def log_softmax(x):
+    m = x[np.isfinite(x)].max()
+    return x - (m + np.log(np.exp(x - m).sum()))
 
 
 def read_wav(path):

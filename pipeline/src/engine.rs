@@ -50,7 +50,7 @@ pub struct EngineConfig {
     pub conse: ConseConfig,
     pub rrf_k: f32,
     pub weights: crate::types::Weights,
-    pub video: crate::ingest::video::VideoConfig,
+    pub video: crate::types::VideoConfig,
 }
 
 impl EngineConfig {

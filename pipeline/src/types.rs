@@ -100,3 +100,38 @@ impl Filters {
         (cond.join(" AND "), args)
     }
 }
+
+/// How frame tokens become index entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum MergeMode {
+    /// Skip near-duplicate frames before the encoder, merge tokens after it.
+    #[default]
+    On,
+    /// One token per decoded frame: no skipping, no merging.
+    Off,
+    /// One token for the whole video.
+    PerVideo,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VideoConfig {
+    /// Frames decoded per second of video.
+    pub fps: f64,
+    pub merge: MergeMode,
+    /// A frame whose signature differs from the last encoded one by less
+    /// than this (mean absolute grey difference, 0..1) is not encoded.
+    pub skip_below: f32,
+    /// Neighbouring tokens more similar than this (cosine of the visual
+    /// features) are merged.
+    pub merge_above: f32,
+    /// At most this many tokens per minute of video (merging goes on past
+    /// the threshold until this holds).
+    pub tokens_per_minute: usize,
+}
+
+impl Default for VideoConfig {
+    fn default() -> Self {
+        VideoConfig { fps: 2.0, merge: MergeMode::On, skip_below: 0.03, merge_above: 0.85, tokens_per_minute: 12 }
+    }
+}

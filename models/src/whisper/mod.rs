@@ -23,7 +23,7 @@ use crate::manifest::Manifest;
 use crate::runtime;
 use crate::worker::Worker;
 use mel::{MelFrontEnd, HOP, N_FRAMES, N_SAMPLES, SAMPLE_RATE};
-use rules::{apply_rules, argmax, cut_window, Specials};
+use rules::{apply_rules, argmax, cut_window, log_prob, Specials, LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD};
 
 /// Most tokens sampled per window (openai-whisper's `sample_len`).
 const MAX_TOKENS: usize = 224;
@@ -64,7 +64,7 @@ struct Ct2Config {
 }
 
 pub struct Whisper {
-    worker: Worker<Vec<f32>, Vec<u32>>,
+    worker: Worker<Vec<f32>, Decoded>,
     tokenizer: Tokenizer,
     front: MelFrontEnd,
     specials: Specials,
@@ -87,6 +87,7 @@ impl Whisper {
             eot: id("<|endoftext|>")?,
             sot: id("<|startoftranscript|>")?,
             no_timestamps,
+            no_speech: id("<|nocaptions|>")?,
             timestamp_begin: no_timestamps + 1,
             suppress: cfg.suppress_ids,
             suppress_begin: cfg.suppress_ids_begin,
@@ -104,9 +105,14 @@ impl Whisper {
     }
 
     /// The tokens (text and timestamps, no prompt) of one window of audio
-    /// (16 kHz mono, at most 30 s; shorter is padded).
+    /// (16 kHz mono, at most 30 s; shorter is padded); none when the window
+    /// holds no speech (see `rules::NO_SPEECH_THRESHOLD`).
     pub fn window_tokens(&self, audio: &[f32]) -> Result<Vec<u32>> {
-        self.worker.call(self.front.log_mel(audio))
+        let d = self.worker.call(self.front.log_mel(audio))?;
+        if d.no_speech_prob > NO_SPEECH_THRESHOLD && d.avg_logprob < LOGPROB_THRESHOLD {
+            return Ok(Vec::new());
+        }
+        Ok(d.tokens)
     }
 
     pub fn text_of(&self, tokens: &[u32]) -> Result<String> {
@@ -158,10 +164,17 @@ impl Whisper {
     }
 }
 
+/// A window's greedy decoding and the numbers the silence rule needs.
+struct Decoded {
+    tokens: Vec<u32>,
+    no_speech_prob: f32,
+    avg_logprob: f32,
+}
+
 /// Encoder once, then greedy decoding with the KV cache (one token per step).
 /// The cross-attention keys/values and the cache stay ONNX values between
 /// steps (no copies through Rust vectors).
-fn decode_window(enc: &mut Session, dec: &mut Session, dims: &Dims, sp: &Specials, mel: Vec<f32>) -> Result<Vec<u32>> {
+fn decode_window(enc: &mut Session, dec: &mut Session, dims: &Dims, sp: &Specials, mel: Vec<f32>) -> Result<Decoded> {
     let mel_t = Tensor::from_array(([1usize, mel::N_MELS, N_FRAMES], mel))?;
     let mut outs = enc.run(vec![(Cow::Borrowed("mel"), SessionInputValue::from(mel_t))])?;
     let mut take = |name: &str| outs.remove(name).ok_or_else(|| ModelError::Ort(format!("encoder has no output `{name}`")));
@@ -171,6 +184,7 @@ fn decode_window(enc: &mut Session, dec: &mut Session, dims: &Dims, sp: &Special
     let mut past_v: DynValue = Tensor::from_array(([l, 1, 0, d], Vec::<f32>::new()))?.into_dyn();
     let mut feed = vec![sp.sot as i64];
     let mut seq: Vec<u32> = Vec::new();
+    let (mut no_speech_prob, mut sum_logprob) = (0f32, 0f32);
     for _ in 0..MAX_TOKENS {
         let n = feed.len();
         let inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = vec![
@@ -189,13 +203,18 @@ fn decode_window(enc: &mut Session, dec: &mut Session, dims: &Dims, sp: &Special
         let (k, v) = (take("present_k")?, take("present_v")?);
         drop(outs);
         (past_k, past_v) = (k, v);
+        if seq.is_empty() {
+            no_speech_prob = log_prob(&logits, sp.no_speech as usize).exp();
+        }
         apply_rules(&mut logits, &seq, sp);
         let next = argmax(&logits);
+        sum_logprob += log_prob(&logits, next as usize);
         if next == sp.eot {
             break;
         }
         seq.push(next);
         feed = vec![next as i64];
     }
-    Ok(seq)
+    let avg_logprob = sum_logprob / (seq.len() + 1) as f32;
+    Ok(Decoded { tokens: seq, no_speech_prob, avg_logprob })
 }

@@ -10,6 +10,8 @@ pub struct Specials {
     pub eot: u32,
     pub sot: u32,
     pub no_timestamps: u32,
+    /// `<|nocaptions|>`: its probability at the first step says "no speech".
+    pub no_speech: u32,
     pub timestamp_begin: u32,
     /// Suppressed at every step (non-speech symbols, other special tokens).
     pub suppress: Vec<u32>,
@@ -81,6 +83,22 @@ fn set(logits: &mut [f32], i: usize, v: f32) {
     if let Some(x) = logits.get_mut(i) {
         *x = v;
     }
+}
+
+/// openai-whisper's silence rule: a window whose first-step probability of
+/// `<|nocaptions|>` is above 0.6 and whose sampled tokens average a log
+/// probability below -1 holds no speech (its tokens would be a hallucination).
+pub const NO_SPEECH_THRESHOLD: f32 = 0.6;
+pub const LOGPROB_THRESHOLD: f32 = -1.0;
+
+/// Log-softmax of one logit over the row.
+pub fn log_prob(logits: &[f32], i: usize) -> f32 {
+    let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    if !max.is_finite() {
+        return f32::NEG_INFINITY;
+    }
+    let lse = max + logits.iter().map(|&l| (l - max).exp()).sum::<f32>().ln();
+    logits.get(i).map_or(f32::NEG_INFINITY, |&l| l - lse)
 }
 
 /// Index of the largest logit.
@@ -157,6 +175,7 @@ mod tests {
             eot: 50256,
             sot: 50257,
             no_timestamps: 50362,
+            no_speech: 50361,
             timestamp_begin: 50363,
             suppress: vec![1, 2],
             suppress_begin: vec![220, 50256],
