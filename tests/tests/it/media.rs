@@ -225,3 +225,56 @@ fn static_video_stretches_merge_and_cuts_land_within_a_second() {
     assert!(visual.iter().any(|(s, _)| (*s - 10_000).abs() <= 1_000), "no boundary near 10 s: {visual:?}");
     assert!(visual.iter().any(|(s, _)| (*s - 20_000).abs() <= 1_000), "no boundary near 20 s: {visual:?}");
 }
+
+#[tokio::test]
+async fn recordings_have_segments_and_originals_answer_byte_ranges() {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use tower::ServiceExt;
+    let d = tempfile::tempdir().unwrap();
+    let (file, spans) = meeting(d.path());
+    let e = super::common::engine(&d.path().join("store"));
+    super::common::ingest_dir(&e, file.parent().unwrap());
+    let id = super::common::search(&e, "auditors visiting tuesday", 1)[0].id.0;
+    let mut st = pith_web::AppState::new(std::sync::Arc::new(e));
+    st.roots = std::sync::Arc::new(vec![file.parent().unwrap().canonicalize().unwrap()]);
+    let call = |req: Request<Body>| {
+        let st = st.clone();
+        async move {
+            let resp = pith_web::router(st).oneshot(req).await.unwrap();
+            let (p, b) = resp.into_parts();
+            (p.status, p.headers, axum::body::to_bytes(b, usize::MAX).await.unwrap().to_vec())
+        }
+    };
+    // Segments: in order, inside the recording, the second sentence's words in one of them.
+    let (s, _, b) = call(Request::get(format!("/api/items/{id}/segments")).body(Body::empty()).unwrap()).await;
+    assert_eq!(s, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(v["kind"], "audio");
+    let segs = v["segments"].as_array().unwrap();
+    let starts: Vec<f64> = segs.iter().map(|s| s["start"].as_f64().unwrap()).collect();
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{starts:?}");
+    let total = spans.last().unwrap().1 + 0.5;
+    assert!(segs.iter().all(|s| s["end"].as_f64().unwrap() <= total), "{segs:?}");
+    assert!(segs.iter().any(|s| s["text"].as_str().unwrap().to_lowercase().contains("tuesday")), "{segs:?}");
+    // Byte ranges on the original: 206 with Content-Range, the exact bytes; 416 past the end.
+    let bytes = std::fs::read(&file).unwrap();
+    let range = |r: &str| Request::get(format!("/api/items/{id}/original")).header(header::RANGE, r).body(Body::empty()).unwrap();
+    let (s, h, b) = call(range("bytes=100-199")).await;
+    assert_eq!(s, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(h[header::CONTENT_RANGE], format!("bytes 100-199/{}", bytes.len()).as_str());
+    assert_eq!(h[header::ACCEPT_RANGES], "bytes");
+    assert_eq!(b, bytes[100..200]);
+    let (s, _, b) = call(range("bytes=-10")).await;
+    assert_eq!((s, b.as_slice()), (StatusCode::PARTIAL_CONTENT, &bytes[bytes.len() - 10..]));
+    let (s, h, _) = call(range(&format!("bytes={}-", bytes.len()))).await;
+    assert_eq!(s, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(h[header::CONTENT_RANGE], format!("bytes */{}", bytes.len()).as_str());
+    let (s, _, b) = call(Request::get(format!("/api/items/{id}/original")).body(Body::empty()).unwrap()).await;
+    assert_eq!((s, b.len()), (StatusCode::OK, bytes.len()));
+    // The item page plays from ?t= and lists the segments as links.
+    let (s, _, b) = call(Request::get(format!("/items/{id}?t=12.5")).body(Body::empty()).unwrap()).await;
+    let page = String::from_utf8_lossy(&b);
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains(&format!("/api/items/{id}/original#t=12.5")) && page.contains("class=\"segments\""), "{page}");
+}
