@@ -209,9 +209,10 @@ pub enum BenchCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum ModelsCmd {
-    /// Register a CLIP-family ONNX dual encoder directory (see docs/MODELS.md).
+    /// Register a CLIP-family (image–text) or CLAP-style (audio–text) ONNX
+    /// dual encoder directory (see docs/MODELS.md).
     Add {
-        #[arg(value_parser = ["clip"])]
+        #[arg(value_parser = ["clip", "clap"])]
         family: String,
         dir: PathBuf,
     },

@@ -387,6 +387,13 @@ fn bench(cfg: EngineConfig, b: BenchCmd) -> Result<()> {
 fn models(cfg: EngineConfig, m: ModelsCmd) -> Result<()> {
     let cache = &cfg.models;
     match m {
+        ModelsCmd::Add { family, dir } if family == "clap" => {
+            let dest = cache.dir(pith_models::catalog::CLAP_MODEL);
+            std::fs::create_dir_all(&cache.root)?;
+            let m = pith_models::ClapEncoder::register(&cache.root, &dir, &dest)?;
+            println!("registered CLAP model from {} ({}-d) in {}", dir.display(), m.dim, dest.display());
+            println!("recordings and videos ingested from now on get CLAP segments; re-ingest (touch) older ones to add them");
+        }
         ModelsCmd::Add { family: _, dir } => {
             let dest = cache.dir(pith_models::catalog::CLIP_MODEL);
             std::fs::create_dir_all(&cache.root)?;
@@ -401,6 +408,8 @@ fn models(cfg: EngineConfig, m: ModelsCmd) -> Result<()> {
                 pith_models::catalog::TEXT_MODEL,
                 pith_models::catalog::IMAGE_MODEL,
                 pith_models::catalog::CLIP_MODEL,
+                pith_models::catalog::SPEECH_MODEL,
+                pith_models::catalog::CLAP_MODEL,
             ] {
                 let dir = cache.dir(name);
                 if name == pith_models::catalog::CLIP_MODEL && !dir.exists() {

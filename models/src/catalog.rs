@@ -7,6 +7,7 @@ pub const TEXT_MODEL: &str = "minilm-l6-v2-int8";
 pub const IMAGE_MODEL: &str = "efficientnet-lite0";
 pub const CLIP_MODEL: &str = "clip";
 pub const SPEECH_MODEL: &str = "whisper-tiny-en";
+pub const CLAP_MODEL: &str = "clap";
 
 /// Root of the model cache: `PITH_MODELS`, else `~/.cache/pith/models`.
 #[derive(Debug, Clone)]

@@ -59,10 +59,56 @@ fn default_ctx() -> usize {
     77
 }
 
-struct TextJob {
+/// Padded token ids for a text tower; -1 marks padding.
+pub(crate) struct TextJob {
     ids: Vec<i64>,
     rows: usize,
     cols: usize,
+}
+
+/// The text tower of a dual encoder (CLIP, CLAP): `textual.onnx` with
+/// `input_ids` (or its first input) and `attention_mask` if it has one.
+pub(crate) fn text_tower(
+    name: &str,
+    root: std::path::PathBuf,
+    tpath: std::path::PathBuf,
+    threads: usize,
+) -> Result<Worker<TextJob, Vec<Vec<f32>>>> {
+    Worker::spawn(name, move || {
+        let mut s = runtime::session(&root, &tpath, threads)?;
+        let names = runtime::input_names(&s);
+        let output = pick_output(&runtime::output_names(&s), "text_embeds")?;
+        Ok(move |job: TextJob| {
+            let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::new();
+            for (i, name) in names.iter().enumerate() {
+                let data: Vec<i64> = if name == "attention_mask" {
+                    job.ids.iter().map(|&id| i64::from(id != -1)).collect()
+                } else if name == "input_ids" || i == 0 {
+                    job.ids.iter().map(|&id| id.max(0)).collect()
+                } else {
+                    return Err(ModelError::Ort(format!("textual.onnx has unsupported input `{name}`")));
+                };
+                inputs.push((Cow::Owned(name.clone()), Tensor::from_array(([job.rows, job.cols], data))?.into()));
+            }
+            let out = s.run(inputs)?;
+            rows_of(&out, &output, job.rows)
+        })
+    })
+}
+
+/// Tokenize, truncate and pad to `context_length` (-1 marks padding).
+pub(crate) fn text_job(tokenizer: &Tokenizer, texts: &[&str], context_length: usize, pad_id: u32) -> Result<TextJob> {
+    let encs = tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+    let cols = context_length.max(1);
+    // -1 marks padding so the mask can be derived on the worker; it becomes pad_id there.
+    let pad = if pad_id == 0 { -1 } else { pad_id as i64 };
+    let mut ids = vec![pad; texts.len() * cols];
+    for (r, e) in encs.iter().enumerate() {
+        for (c, &id) in e.get_ids().iter().take(cols).enumerate() {
+            ids[r * cols + c] = id as i64;
+        }
+    }
+    Ok(TextJob { ids, rows: texts.len(), cols })
 }
 
 pub struct ClipEncoder {
@@ -113,27 +159,7 @@ impl ClipEncoder {
                 rows_of(&out, &output, n)
             })
         })?;
-        let root = models_root.to_path_buf();
-        let textual = Worker::spawn("clip-textual", move || {
-            let mut s = runtime::session(&root, &tpath, threads)?;
-            let names = runtime::input_names(&s);
-            let output = pick_output(&runtime::output_names(&s), "text_embeds")?;
-            Ok(move |job: TextJob| {
-                let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::new();
-                for (i, name) in names.iter().enumerate() {
-                    let data: Vec<i64> = if name == "attention_mask" {
-                        job.ids.iter().map(|&id| i64::from(id != -1)).collect()
-                    } else if name == "input_ids" || i == 0 {
-                        job.ids.iter().map(|&id| id.max(0)).collect()
-                    } else {
-                        return Err(ModelError::Ort(format!("textual.onnx has unsupported input `{name}`")));
-                    };
-                    inputs.push((Cow::Owned(name.clone()), Tensor::from_array(([job.rows, job.cols], data))?.into()));
-                }
-                let out = s.run(inputs)?;
-                rows_of(&out, &output, job.rows)
-            })
-        })?;
+        let textual = text_tower("clip-textual", models_root.to_path_buf(), tpath, threads)?;
         Ok(ClipEncoder { visual, textual, tokenizer, prep, config })
     }
 
@@ -148,17 +174,7 @@ impl ClipEncoder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        let encs = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        let cols = self.config.context_length.max(1);
-        // -1 marks padding so the mask can be derived on the worker; it becomes pad_id there.
-        let pad = if self.config.pad_id == 0 { -1 } else { self.config.pad_id as i64 };
-        let mut ids = vec![pad; texts.len() * cols];
-        for (r, e) in encs.iter().enumerate() {
-            for (c, &id) in e.get_ids().iter().take(cols).enumerate() {
-                ids[r * cols + c] = id as i64;
-            }
-        }
-        self.textual.call(TextJob { ids, rows: texts.len(), cols })
+        self.textual.call(text_job(&self.tokenizer, texts, self.config.context_length, self.config.pad_id)?)
     }
 
     /// Validate a user-supplied export, copy it into `dest` and write its manifest.
@@ -213,7 +229,7 @@ impl ClipEncoder {
     }
 }
 
-fn pick_output(names: &[String], preferred: &str) -> Result<String> {
+pub(crate) fn pick_output(names: &[String], preferred: &str) -> Result<String> {
     names
         .iter()
         .find(|n| n.as_str() == preferred)
@@ -222,7 +238,7 @@ fn pick_output(names: &[String], preferred: &str) -> Result<String> {
         .ok_or_else(|| ModelError::Ort("model has no outputs".into()))
 }
 
-fn rows_of(out: &ort::session::SessionOutputs<'_>, name: &str, n: usize) -> Result<Vec<Vec<f32>>> {
+pub(crate) fn rows_of(out: &ort::session::SessionOutputs<'_>, name: &str, n: usize) -> Result<Vec<Vec<f32>>> {
     let v = out.get(name).ok_or_else(|| ModelError::Ort(format!("no output `{name}`")))?;
     let (shape, d) = v.try_extract_tensor::<f32>()?;
     let dims: Vec<i64> = shape.iter().copied().collect();

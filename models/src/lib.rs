@@ -6,6 +6,7 @@
 //! share one encoder without locking around `Session::run`.
 
 pub mod catalog;
+pub mod clap;
 pub mod clip;
 pub mod error;
 pub mod image_encoder;
@@ -17,6 +18,7 @@ pub mod whisper;
 pub mod worker;
 
 pub use catalog::ModelCache;
+pub use clap::{ClapConfig, ClapEncoder};
 pub use clip::{ClipConfig, ClipEncoder};
 pub use error::{ModelError, Result};
 pub use image_encoder::{ImageEncoder, ImageOutput};

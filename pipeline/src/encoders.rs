@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
-use pith_models::catalog::{CLIP_MODEL, IMAGE_MODEL, SPEECH_MODEL, TEXT_MODEL};
-use pith_models::{ClipEncoder, ImageEncoder, ModelCache, TextEncoder, Whisper};
+use pith_models::catalog::{CLAP_MODEL, CLIP_MODEL, IMAGE_MODEL, SPEECH_MODEL, TEXT_MODEL};
+use pith_models::{ClapEncoder, ClipEncoder, ImageEncoder, ModelCache, TextEncoder, Whisper};
 
 use crate::conse::{Conse, ConseConfig};
 use crate::error::Result;
@@ -19,15 +19,18 @@ pub mod space {
     pub const VISUAL: &str = "visual";
     /// A user-supplied CLIP model's joint space.
     pub const CLIP: &str = "clip";
+    /// A user-supplied CLAP model's joint space (sounds and text).
+    pub const CLAP: &str = "clap";
 
     /// The kinds of item whose chunks a space holds vectors for. The text
     /// space embeds every chunk with text (documents, transcript segments);
     /// the image spaces embed photos (video frames are embedded at ingest).
     pub fn kinds_of(label: &str) -> &'static [&'static str] {
-        if label == TEXT {
-            &["text", "audio", "video"]
-        } else {
-            &["image"]
+        match label {
+            TEXT => &["text", "audio", "video"],
+            // CLAP segments exist only when the model was there at ingest.
+            CLAP => &[],
+            _ => &["image"],
         }
     }
 }
@@ -37,6 +40,7 @@ pub struct Encoders {
     pub image: ImageEncoder,
     pub conse: Conse,
     pub clip: Option<ClipEncoder>,
+    pub clap: Option<ClapEncoder>,
     speech: OnceLock<Option<Whisper>>,
     speech_lock: Mutex<()>,
     models_root: PathBuf,
@@ -49,11 +53,13 @@ impl Encoders {
         let image = ImageEncoder::load(&cache.root, &cache.dir(IMAGE_MODEL), threads)?;
         let conse = Conse::build(&text, &image.classes, &image.synonyms, conse, &cache.root.join("derived"))?;
         let clip = if cache.has(CLIP_MODEL) { Some(ClipEncoder::load(&cache.root, &cache.dir(CLIP_MODEL), threads)?) } else { None };
+        let clap = if cache.has(CLAP_MODEL) { Some(ClapEncoder::load(&cache.root, &cache.dir(CLAP_MODEL), threads)?) } else { None };
         Ok(Encoders {
             text,
             image,
             conse,
             clip,
+            clap,
             speech: OnceLock::new(),
             speech_lock: Mutex::new(()),
             models_root: cache.root.clone(),

@@ -148,6 +148,11 @@ fn wanted_spaces(models: &pith_models::ModelCache) -> Vec<(&'static str, String,
             out.push((space::CLIP, id(pith_models::catalog::CLIP_MODEL), c.embed_dim));
         }
     }
+    if models.has(pith_models::catalog::CLAP_MODEL) {
+        if let Ok(c) = pith_models::ClapEncoder::read_config(&models.dir(pith_models::catalog::CLAP_MODEL)) {
+            out.push((space::CLAP, id(pith_models::catalog::CLAP_MODEL), c.embed_dim));
+        }
+    }
     out
 }
 

@@ -147,6 +147,11 @@ impl Engine {
                     raw.push(ChunkList { name: "clip", weight: w.clip, chunks: self.vector_hits(space::CLIP, &cv, n, allowed)? });
                 }
             }
+            // Sounds (a user-supplied CLAP model) are in recordings and videos.
+            if let (Some(clap), None | Some(Kind::Audio) | Some(Kind::Video)) = (&enc.clap, kind) {
+                let av = clap.embed_texts(&[q])?.pop().unwrap_or_default();
+                raw.push(ChunkList { name: "clap", weight: w.clip, chunks: self.vector_hits(space::CLAP, &av, n, allowed)? });
+            }
         }
         // BM25 goes last: RRF breaks ties by first appearance, so an item the
         // vector search ranks r beats one BM25 alone ranks r (vector retrieval

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Indexing, Resampler};
+use rubato::{Fft, FixedSync, Indexing, Resampler as _};
 use symphonia::core::codecs::audio::{well_known, AudioCodecId, AudioDecoder, AudioDecoderOptions};
 use symphonia::core::codecs::CodecParameters;
 use symphonia::core::errors::Error as SymError;
@@ -37,7 +37,7 @@ pub struct AudioInfo {
 
 pub struct AudioStream {
     src: Source,
-    res: Mono16k,
+    res: Resampler,
     pub info: AudioInfo,
     out: VecDeque<Vec<f32>>,
     done: bool,
@@ -239,7 +239,7 @@ fn open_symphonia(path: &Path) -> Result<AudioStream, String> {
     let info = AudioInfo { codec, rate, channels: params.channels.as_ref().map_or(1, |c| c.count()), declared_s, tags, via: "symphonia" };
     Ok(AudioStream {
         src: Source::Sym { format, decoder, track: track.id, skip: if is_aac { delay } else { 0 }, limit, frames: 0 },
-        res: Mono16k::new(rate)?,
+        res: Resampler::new(rate, RATE)?,
         info,
         out: VecDeque::new(),
         done: false,
@@ -279,7 +279,7 @@ fn open_ffmpeg(path: &Path, symphonia_error: Option<String>) -> Result<AudioStre
     let info = AudioInfo { codec: "ffmpeg".into(), rate: RATE, channels: 1, declared_s: None, tags: vec![], via: "ffmpeg" };
     Ok(AudioStream {
         src: Source::Ffmpeg { child, out, why_not_symphonia: symphonia_error },
-        res: Mono16k::new(RATE)?,
+        res: Resampler::new(RATE, RATE)?,
         info,
         out: VecDeque::new(),
         done: false,
@@ -288,11 +288,12 @@ fn open_ffmpeg(path: &Path, symphonia_error: Option<String>) -> Result<AudioStre
     })
 }
 
-/// Streaming mono resampler to 16 kHz (rubato's synchronous FFT resampler),
-/// with its start-up delay trimmed and the tail flushed, so N input frames
-/// give round(N * 16000 / rate) output frames.
-struct Mono16k {
+/// Streaming mono resampler (rubato's synchronous FFT resampler), with its
+/// start-up delay trimmed and the tail flushed, so N input frames give
+/// round(N * to / rate) output frames.
+pub struct Resampler {
     rate: u32,
+    to: u32,
     fft: Option<Fft<f32>>,
     fifo: Vec<f32>,
     inp: u64,
@@ -302,21 +303,21 @@ struct Mono16k {
 
 const RES_CHUNK: usize = 1024;
 
-impl Mono16k {
-    fn new(rate: u32) -> Result<Self, String> {
-        if rate == 0 {
+impl Resampler {
+    pub fn new(rate: u32, to: u32) -> Result<Self, String> {
+        if rate == 0 || to == 0 {
             return Err("sample rate 0".into());
         }
-        let fft = if rate == RATE {
+        let fft = if rate == to {
             None
         } else {
-            Some(Fft::<f32>::new(rate as usize, RATE as usize, RES_CHUNK, 1, FixedSync::Input).map_err(|e| format!("resampler: {e}"))?)
+            Some(Fft::<f32>::new(rate as usize, to as usize, RES_CHUNK, 1, FixedSync::Input).map_err(|e| format!("resampler: {e}"))?)
         };
         let delay_left = fft.as_ref().map_or(0, |f| f.output_delay());
-        Ok(Mono16k { rate, fft, fifo: Vec::new(), inp: 0, outp: 0, delay_left })
+        Ok(Resampler { rate, to, fft, fifo: Vec::new(), inp: 0, outp: 0, delay_left })
     }
 
-    fn push(&mut self, x: &[f32]) -> Result<Vec<f32>, String> {
+    pub fn push(&mut self, x: &[f32]) -> Result<Vec<f32>, String> {
         self.inp += x.len() as u64;
         let Some(fft) = self.fft.as_mut() else {
             self.outp += x.len() as u64;
@@ -335,9 +336,9 @@ impl Mono16k {
         Ok(out)
     }
 
-    fn finish(&mut self) -> Result<Vec<f32>, String> {
+    pub fn finish(&mut self) -> Result<Vec<f32>, String> {
         let Some(fft) = self.fft.as_mut() else { return Ok(Vec::new()) };
-        let want = ((self.inp as f64) * RATE as f64 / self.rate as f64).round() as u64;
+        let want = ((self.inp as f64) * self.to as f64 / self.rate as f64).round() as u64;
         let mut out = Vec::new();
         let need = fft.input_frames_next();
         let rest = std::mem::take(&mut self.fifo);
@@ -379,7 +380,7 @@ mod tests {
     fn resampling_keeps_duration_and_pitch() {
         let rate = 44_100u32;
         let tone: Vec<f32> = (0..rate * 2).map(|i| (2.0 * std::f32::consts::PI * 440.0 * i as f32 / rate as f32).sin()).collect();
-        let mut r = Mono16k::new(rate).unwrap();
+        let mut r = Resampler::new(rate, RATE).unwrap();
         let mut out = Vec::new();
         for c in tone.chunks(3000) {
             out.extend(r.push(c).unwrap());

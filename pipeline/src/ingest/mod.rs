@@ -354,8 +354,8 @@ impl Batch {
         let mut failed: Vec<(String, String)> = Vec::new();
         let enc = engine.encoders()?;
         for p in audios {
-            if let Prepared::Audio { meta, title, mime, seconds, segments, labels, notes } = p {
-                let item = recording_item(engine, enc, Kind::Audio, title, mime, seconds, &segments, labels)?;
+            if let Prepared::Audio { meta, title, mime, seconds, segments, sounds, labels, notes } = p {
+                let item = recording_item(engine, enc, Kind::Audio, title, mime, seconds, &segments, &sounds, labels)?;
                 report.text_chunks += item.chunks.len();
                 files.push(NewFile { path: meta.path, size: meta.size, mtime: meta.mtime, hash: meta.hash, items: vec![item], notes });
             }
@@ -452,8 +452,9 @@ impl Batch {
 }
 
 /// A recording as one item whose chunks are its transcript segments (text,
-/// byte span in the joined transcript, time span, a text-space vector); a
-/// recording without speech gets one chunk covering its whole length.
+/// byte span in the joined transcript, time span, a text-space vector) and,
+/// with a CLAP model, its sound windows (time span, a CLAP vector); a
+/// recording with neither gets one chunk covering its whole length.
 #[allow(clippy::too_many_arguments)]
 fn recording_item(
     engine: &Engine,
@@ -463,14 +464,15 @@ fn recording_item(
     mime: String,
     seconds: f64,
     segments: &[pith_models::Segment],
+    sounds: &[(f64, f64, Vec<f32>)],
     labels: String,
 ) -> Result<NewItem> {
     let ms = |s: f64| (s * 1000.0).round() as i64;
     let total = ms(seconds);
     let mut chunks = Vec::with_capacity(segments.len().max(1));
-    if segments.is_empty() {
+    if segments.is_empty() && (sounds.is_empty() || engine.space_id(space::CLAP).is_none()) {
         chunks.push(NewChunk { start: 0, end: 0, span_ms: Some((0, total)), text: None, vectors: vec![] });
-    } else {
+    } else if !segments.is_empty() {
         let sid = engine.space_id(space::TEXT).ok_or_else(|| PipelineError::NotFound("text space".into()))?;
         let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
         let vecs = enc.text.embed(&texts)?;
@@ -485,6 +487,18 @@ fn recording_item(
                 span_ms: Some((span.0, span.1.max(span.0))),
                 text: Some(s.text.clone()),
                 vectors: vec![(sid, v)],
+            });
+        }
+    }
+    if let Some(sid) = engine.space_id(space::CLAP) {
+        for (a, b, v) in sounds {
+            let span = (ms(*a).clamp(0, total), ms(*b).clamp(0, total));
+            chunks.push(NewChunk {
+                start: 0,
+                end: 0,
+                span_ms: Some((span.0, span.1.max(span.0))),
+                text: None,
+                vectors: vec![(sid, v.clone())],
             });
         }
     }
@@ -512,6 +526,7 @@ fn video_item(
     w: video::Watched,
 ) -> Result<(NewItem, Vec<String>)> {
     let spoken = w.speech.as_ref().map(|h| h.segments.clone()).unwrap_or_default();
+    let sounds = w.speech.as_ref().map(|h| h.sounds.clone()).unwrap_or_default();
     let mut labels = vec![media::clock(w.seconds)];
     // What the frames look like overall (duration-weighted logits).
     if !w.segments.is_empty() {
@@ -523,10 +538,8 @@ fn video_item(
         }
         labels.extend(enc.conse.labels(&avg, 3));
     }
-    let mut item = recording_item(engine, enc, Kind::Video, title, mime, w.seconds, &spoken, labels.join(", "))?;
-    if spoken.is_empty() {
-        item.chunks.clear(); // the placeholder for silence: frames stand in for it
-    }
+    let mut item = recording_item(engine, enc, Kind::Video, title, mime, w.seconds, &spoken, &sounds, labels.join(", "))?;
+    item.chunks.retain(|c| c.text.is_some() || !c.vectors.is_empty()); // frames stand in for the silence placeholder
     let (conse_id, visual_id, clip_id) = (engine.space_id(space::CONSE), engine.space_id(space::VISUAL), engine.space_id(space::CLIP));
     for s in w.segments {
         let mut vectors = Vec::new();

@@ -49,6 +49,8 @@ pub enum Prepared {
         mime: String,
         seconds: f64,
         segments: Vec<pith_models::Segment>,
+        /// CLAP window embeddings (start s, end s, vector), with a CLAP model.
+        sounds: Vec<(f64, f64, Vec<f32>)>,
         labels: String,
         notes: Vec<String>,
     },
@@ -141,6 +143,7 @@ impl Ctx<'_> {
                     seconds: heard.seconds,
                     labels: heard.labels(),
                     segments: heard.segments,
+                    sounds: heard.sounds,
                     notes: heard.notes,
                 })
             }

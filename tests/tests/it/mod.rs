@@ -1,4 +1,5 @@
 mod bad_input;
+mod clap;
 mod clip;
 mod common;
 mod crash;
