@@ -166,6 +166,28 @@ pub fn watch(engine: Arc<Engine>, roots: Vec<PathBuf>, status: Arc<WatchStatus>)
             .max_by_key(|(r, _)| r.as_os_str().len())
             .is_some_and(|(_, c)| matches!(c.check(p, false), None | Some(Skip::Outside(_))))
     };
+    // Recordings and videos are ingested on their own thread: a long video
+    // takes minutes, and documents and photos changed meanwhile must not
+    // wait behind it. Both lanes write through the engine's own locks.
+    let (media_tx, media_rx) = std::sync::mpsc::channel::<Vec<PathBuf>>();
+    let media_lane = {
+        let (engine, roots, status) = (engine.clone(), roots.clone(), status.clone());
+        std::thread::Builder::new().name("pith-media-ingest".into()).spawn(move || {
+            for paths in media_rx {
+                if status.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                run_ingest(&engine, &roots, Some(&paths), &status);
+            }
+        })
+    };
+    let media_tx = match media_lane {
+        Ok(_) => Some(media_tx),
+        Err(e) => {
+            tracing::warn!(error = %e, "no media ingest thread; recordings and videos share the main lane");
+            None
+        }
+    };
     let mut unsaved = 0usize;
     let mut first_unsaved: Option<Instant> = None;
     while !status.stop.load(Ordering::Relaxed) {
@@ -207,8 +229,17 @@ pub fn watch(engine: Arc<Engine>, roots: Vec<PathBuf>, status: Arc<WatchStatus>)
         if !ready.is_empty() {
             ready.sort();
             ready.dedup();
-            run_ingest(&engine, &roots, Some(&ready), &status);
             unsaved += ready.len();
+            let (media, other): (Vec<PathBuf>, Vec<PathBuf>) = match &media_tx {
+                Some(_) => ready.into_iter().partition(|p| crate::decode::detect::is_media_path(p) && !p.is_dir()),
+                None => (Vec::new(), ready),
+            };
+            if let (Some(tx), false) = (&media_tx, media.is_empty()) {
+                let _ = tx.send(media);
+            }
+            if !other.is_empty() {
+                run_ingest(&engine, &roots, Some(&other), &status);
+            }
             first_unsaved.get_or_insert_with(Instant::now);
         }
         if polling && last_poll.elapsed() >= POLL_EVERY {
@@ -225,6 +256,9 @@ pub fn watch(engine: Arc<Engine>, roots: Vec<PathBuf>, status: Arc<WatchStatus>)
         }
     }
     drop(debouncer);
+    // The media lane is not joined: a video in hand may take minutes, and a
+    // write cut short by exit is repaired at the next start like any crash.
+    drop(media_tx);
     status.set_mode("stopped");
 }
 

@@ -107,6 +107,13 @@ const TEXT_EXT: &[&str] = &[
     "makefile",
 ];
 
+/// Whether a path names a recording or a video by its extension (the
+/// watcher routes these to their own lane: they take minutes, not ms).
+pub fn is_media_path(path: &Path) -> bool {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    AUDIO_EXT.iter().chain(VIDEO_EXT).any(|(e, _)| *e == ext)
+}
+
 /// Decide from the first bytes of a file and its name.
 pub fn detect(path: &Path, head: &[u8]) -> Detected {
     // UTF-16 text is full of zero bytes; its byte-order mark says what it is.
