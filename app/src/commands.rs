@@ -141,7 +141,7 @@ fn print_hits(hits: &[SearchHit], json: bool) -> Result<()> {
     for (i, h) in hits.iter().enumerate() {
         writeln!(out, "{:>2}. [{}] {}  (id {}, score {:.4})", i + 1, h.kind, h.title, h.id, h.score)?;
         match (h.start, h.end) {
-            (Some(s), Some(t)) => writeln!(out, "    {}  @ {}–{}", h.path, clock(s), clock(t))?,
+            (Some(s), Some(t)) => writeln!(out, "    {}  @ {}–{}", h.path, pith_pipeline::dates::clock(s), pith_pipeline::dates::clock(t))?,
             _ => writeln!(out, "    {}", h.path)?,
         }
         if !h.snippet.is_empty() {
@@ -149,15 +149,6 @@ fn print_hits(hits: &[SearchHit], json: bool) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn clock(s: f64) -> String {
-    let s = s.max(0.0).round() as u64;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
 }
 
 fn render_snippet(s: &str, hl: &[(usize, usize)], color: bool) -> String {

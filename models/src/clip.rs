@@ -27,7 +27,7 @@ use tokenizers::Tokenizer;
 
 use crate::error::{io_err, ModelError, Result};
 use crate::image_prep::{ImagePrep, Preprocessed};
-use crate::manifest::{write_manifest, Manifest};
+use crate::manifest::{install_user_model, Manifest};
 use crate::runtime;
 use crate::worker::Worker;
 
@@ -179,53 +179,18 @@ impl ClipEncoder {
 
     /// Validate a user-supplied export, copy it into `dest` and write its manifest.
     pub fn register(models_root: &Path, src: &Path, dest: &Path) -> Result<Manifest> {
-        for f in FILES {
-            if !src.join(f).is_file() {
-                return Err(ModelError::Manifest {
-                    path: src.join(f),
-                    reason: format!("missing; a CLIP directory needs {}", FILES.join(", ")),
-                });
-            }
-        }
-        let config = Self::read_config(src)?;
-        let tmp = dest.with_extension("incoming");
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-        for f in FILES {
-            std::fs::copy(src.join(f), tmp.join(f)).map_err(io_err(src.join(f)))?;
-        }
-        // Prove both graphs run and agree on the embedding size before accepting them.
-        {
-            let enc = Self::load_unverified(models_root, &tmp, 1)?;
+        install_user_model(crate::catalog::CLIP_MODEL, &FILES, src, dest, |staged| {
+            let config = Self::read_config(staged)?;
+            // Prove both graphs run and agree on the embedding size before accepting them.
+            let enc = Self::load_unverified(models_root, staged, 1)?;
             let side = config.image_size as usize;
-            let img = enc.embed_images(vec![Preprocessed { data: vec![0.0; 3 * side * side], side: config.image_size }])?;
-            let txt = enc.embed_texts(&["a photo of a cat"])?;
-            if img[0].len() != config.embed_dim || txt[0].len() != config.embed_dim {
-                return Err(ModelError::Shape { name: "embeddings".into(), shape: vec![img[0].len() as i64, txt[0].len() as i64] });
+            let a = enc.embed_images(vec![Preprocessed { data: vec![0.0; 3 * side * side], side: config.image_size }])?;
+            let t = enc.embed_texts(&["a photo of a cat"])?;
+            if a[0].len() != config.embed_dim || t[0].len() != config.embed_dim {
+                return Err(ModelError::Shape { name: "embeddings".into(), shape: vec![a[0].len() as i64, t[0].len() as i64] });
             }
-        }
-        let m = Manifest {
-            name: crate::catalog::CLIP_MODEL.into(),
-            kind: "clip".into(),
-            sources: vec![crate::manifest::Source {
-                registry: "user".into(),
-                package: src.display().to_string(),
-                version: String::new(),
-                member: None,
-            }],
-            files: vec![],
-            inputs: vec![],
-            outputs: vec![],
-            dim: config.embed_dim,
-            preprocess: serde_json::to_value(&config).unwrap_or_default(),
-            dir: tmp.clone(),
-        };
-        write_manifest(&tmp, m, &FILES)?;
-        if dest.exists() {
-            std::fs::remove_dir_all(dest).map_err(io_err(dest))?;
-        }
-        std::fs::rename(&tmp, dest).map_err(io_err(dest))?;
-        Manifest::read_verified(dest)
+            Ok((config.embed_dim, serde_json::to_value(&config).unwrap_or_default()))
+        })
     }
 }
 

@@ -144,6 +144,52 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Copy a user-supplied model directory into `dest`: check that every one
+/// of `files` is there, stage the copy, let `check` prove the staged graphs
+/// run (it returns the embedding dimension and the preprocessing to record),
+/// write the manifest and swap the directory in. Nothing half-copied is
+/// ever live.
+pub(crate) fn install_user_model(
+    name: &str,
+    files: &[&str],
+    src: &Path,
+    dest: &Path,
+    check: impl FnOnce(&Path) -> Result<(usize, serde_json::Value)>,
+) -> Result<Manifest> {
+    for f in files {
+        if !src.join(f).is_file() {
+            return Err(ModelError::Manifest {
+                path: src.join(f),
+                reason: format!("missing; a {} directory needs {}", name.to_uppercase(), files.join(", ")),
+            });
+        }
+    }
+    let tmp = dest.with_extension("incoming");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+    for f in files {
+        std::fs::copy(src.join(f), tmp.join(f)).map_err(io_err(src.join(f)))?;
+    }
+    let (dim, preprocess) = check(&tmp)?;
+    let manifest = Manifest {
+        name: name.into(),
+        kind: name.into(),
+        sources: vec![Source { registry: "user".into(), package: src.display().to_string(), version: String::new(), member: None }],
+        files: vec![],
+        inputs: vec![],
+        outputs: vec![],
+        dim,
+        preprocess,
+        dir: tmp.clone(),
+    };
+    write_manifest(&tmp, manifest, files)?;
+    if dest.exists() {
+        std::fs::remove_dir_all(dest).map_err(io_err(dest))?;
+    }
+    std::fs::rename(&tmp, dest).map_err(io_err(dest))?;
+    Manifest::read_verified(dest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,16 @@ pub fn format_date(secs: i64) -> String {
     }
 }
 
+/// "m:ss" (or "h:mm:ss") for a time or duration in seconds.
+pub fn clock(s: f64) -> String {
+    let s = s.max(0.0).floor() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -28,16 +28,6 @@ pub struct Hit {
     pub span: Option<String>,
 }
 
-/// "m:ss" (or "h:mm:ss") for a time in seconds.
-pub fn clock(s: f64) -> String {
-    let s = s.max(0.0).floor() as u64;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
-}
-
 impl From<pith_pipeline::SearchHit> for Hit {
     fn from(h: pith_pipeline::SearchHit) -> Self {
         let mut runs = Vec::new();
@@ -52,7 +42,7 @@ impl From<pith_pipeline::SearchHit> for Hit {
         }
         runs.push((h.snippet[at..].to_string(), false));
         let start = h.start.map(|s| format!("{s:.1}"));
-        let span = h.start.zip(h.end).map(|(a, b)| format!("{}–{}", clock(a), clock(b)));
+        let span = h.start.zip(h.end).map(|(a, b)| format!("{}–{}", pith_pipeline::dates::clock(a), pith_pipeline::dates::clock(b)));
         Hit { id: h.id, kind: h.kind, title: h.title, path: h.path, thumb: h.thumbnail, runs, start, span }
     }
 }
@@ -224,7 +214,7 @@ pub async fn item_page(
             .await?
             .segments
             .into_iter()
-            .filter_map(|s| s.start.map(|a| (format!("{a:.1}"), clock(a), s.text)))
+            .filter_map(|s| s.start.map(|a| (format!("{a:.1}"), pith_pipeline::dates::clock(a), s.text)))
             .collect()
     } else {
         Vec::new()

@@ -62,14 +62,19 @@ pub fn run(dir: &Path, cfg: &EngineConfig) -> Result<AsrReport> {
         return Err(PipelineError::BadInput(format!("speech model {SPEECH_MODEL} is not installed: run `make models`")));
     }
     let whisper = Whisper::load(&cache.root, &cache.dir(SPEECH_MODEL), cfg.threads.max(2))?;
-    let mut pairs: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut pairs: Vec<(PathBuf, PathBuf, bool)> = Vec::new();
     for e in std::fs::read_dir(dir).map_err(|e| PipelineError::BadInput(format!("{}: {e}", dir.display())))? {
         let p = e.map_err(|e| PipelineError::BadInput(e.to_string()))?.path();
         let txt = p.with_extension("txt");
         if p.extension().is_some_and(|x| x != "txt") && txt.exists() {
-            let head = std::fs::read(&p).map(|b| b[..b.len().min(8192)].to_vec()).unwrap_or_default();
-            if matches!(decode::detect(&p, &head), Detected::Audio(_) | Detected::Video(_)) {
-                pairs.push((p, txt));
+            let mut head = Vec::with_capacity(8192);
+            if let Ok(f) = std::fs::File::open(&p) {
+                let _ = std::io::Read::read_to_end(&mut std::io::Read::take(f, 8192), &mut head);
+            }
+            match decode::detect(&p, &head) {
+                Detected::Audio(_) => pairs.push((p, txt, false)),
+                Detected::Video(_) => pairs.push((p, txt, true)),
+                _ => {}
             }
         }
     }
@@ -78,10 +83,9 @@ pub fn run(dir: &Path, cfg: &EngineConfig) -> Result<AsrReport> {
         return Err(PipelineError::BadInput(format!("{}: no audio file with a same-named .txt transcript", dir.display())));
     }
     let mut files = Vec::new();
-    for (audio_path, txt) in pairs {
+    for (audio_path, txt, is_video) in pairs {
         let reference = std::fs::read_to_string(&txt).map_err(|e| PipelineError::BadInput(format!("{}: {e}", txt.display())))?;
         let t0 = Instant::now();
-        let is_video = matches!(decode::detect(&audio_path, &[]), Detected::Video(_));
         let mut stream = decode::audio::open(&audio_path, is_video).map_err(PipelineError::BadInput)?;
         let mut next = || stream.next_chunk().map_err(ModelError::Input);
         let tr = whisper.transcribe(&mut next)?;

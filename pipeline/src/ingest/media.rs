@@ -6,6 +6,7 @@ use std::path::Path;
 
 use pith_models::{ModelError, Segment};
 
+use crate::dates::clock;
 use crate::decode::audio;
 use crate::encoders::Encoders;
 
@@ -24,15 +25,6 @@ impl Heard {
         let mut l = vec![clock(self.seconds)];
         l.extend(self.tags.iter().cloned());
         l.join(", ")
-    }
-}
-
-pub fn clock(s: f64) -> String {
-    let s = s.max(0.0).round() as u64;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
     }
 }
 

@@ -527,7 +527,7 @@ fn video_item(
 ) -> Result<(NewItem, Vec<String>)> {
     let spoken = w.speech.as_ref().map(|h| h.segments.clone()).unwrap_or_default();
     let sounds = w.speech.as_ref().map(|h| h.sounds.clone()).unwrap_or_default();
-    let mut labels = vec![media::clock(w.seconds)];
+    let mut labels = vec![crate::dates::clock(w.seconds)];
     // What the frames look like overall (duration-weighted logits).
     if !w.segments.is_empty() {
         let n = w.segments[0].logits.len();

@@ -144,20 +144,21 @@ fn encode(enc: &Encoders, batch: Vec<(usize, image::RgbImage)>, tokens: &mut Vec
     if batch.is_empty() {
         return Ok(());
     }
-    let imgs: Vec<DynamicImage> = batch.iter().map(|(_, f)| DynamicImage::ImageRgb8(f.clone())).collect();
+    let (idxs, imgs): (Vec<usize>, Vec<DynamicImage>) = batch.into_iter().map(|(i, f)| (i, DynamicImage::ImageRgb8(f))).unzip();
     let preps = imgs.iter().map(|im| enc.image.prep.prepare(im)).collect();
     let outs = enc.image.encode(preps).map_err(|e| format!("image encoder: {e}"))?;
     let clips = match &enc.clip {
         Some(c) => Some(c.embed_images(imgs.iter().map(|im| c.prep.prepare(im)).collect()).map_err(|e| format!("CLIP: {e}"))?),
         None => None,
     };
-    stats.encoder_calls += batch.len();
-    for (k, ((idx, _), out)) in batch.iter().zip(outs).enumerate() {
+    stats.encoder_calls += idxs.len();
+    let mut clips = clips.map(|c| c.into_iter());
+    for (idx, out) in idxs.into_iter().zip(outs) {
         let mut vecs = vec![out.features, out.logits];
-        if let Some(c) = &clips {
-            vecs.push(c[k].clone());
+        if let Some(c) = clips.as_mut().and_then(|c| c.next()) {
+            vecs.push(c);
         }
-        tokens.push(Token { vecs, size: 1, first: *idx, last: *idx });
+        tokens.push(Token { vecs, size: 1, first: idx, last: idx });
     }
     Ok(())
 }
