@@ -197,6 +197,9 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Vector indexes on raw vectors (fvecs, npy or TSV): build time,
+    /// bytes/vector, recall@k, single-threaded QPS and latency, per codec.
+    Ann(AnnArgs),
     /// Search latency over an existing store with queries from a file (one per line).
     Search {
         queries: PathBuf,
@@ -205,6 +208,45 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Args, Debug)]
+pub struct AnnArgs {
+    /// Base vectors (.fvecs, .npy, .tsv/.txt).
+    #[arg(long, required_unless_present = "synthetic")]
+    pub base: Option<PathBuf>,
+    /// Query vectors; without it the last `--holdout` base rows are the queries.
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
+    #[arg(long, default_value_t = 500)]
+    pub holdout: usize,
+    /// Exact neighbours (.ivecs or .npy); computed when absent.
+    #[arg(long)]
+    pub gt: Option<PathBuf>,
+    /// Keep only the first N columns of a text file (SIFT TSVs end with an id).
+    #[arg(long)]
+    pub dims: Option<usize>,
+    /// Generated clustered unit vectors instead of a file: N x DIM (e.g. 1000000x384).
+    #[arg(long)]
+    pub synthetic: Option<String>,
+    #[arg(long, default_value = "cosine")]
+    pub metric: String,
+    /// Codecs, comma-separated (f32, f16, int8, int4, binary, rbq2..4, pq16, opq16, pca96+int8, ...).
+    #[arg(long, default_value = "f32")]
+    pub codec: String,
+    /// HNSW search widths, comma-separated.
+    #[arg(long, default_value = "16,32,64,128")]
+    pub ef: String,
+    /// Candidates re-ranked with float32 read from disk (0 = none), comma-separated.
+    #[arg(long, default_value = "0")]
+    pub rerank: String,
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// Scan every code instead of walking a graph.
+    #[arg(long)]
+    pub scan: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]

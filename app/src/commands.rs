@@ -10,7 +10,7 @@ use pith_pipeline::eval::{beir, captions};
 use pith_pipeline::search::{Filters, Mode, SearchRequest};
 use pith_pipeline::{Engine, EngineConfig, Kind, SearchHit};
 
-use crate::cli::{BenchCmd, Cli, Command, EvalCmd, KindArg, ModeArg, ModelsCmd, SearchArgs};
+use crate::cli::{AnnArgs, BenchCmd, Cli, Command, EvalCmd, KindArg, ModeArg, ModelsCmd, SearchArgs};
 use crate::progress::CliProgress;
 
 pub fn config(cli: &Cli) -> EngineConfig {
@@ -347,6 +347,7 @@ fn bench(cfg: EngineConfig, b: BenchCmd) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             }
         }
+        BenchCmd::Ann(a) => bench_ann(a)?,
         BenchCmd::Search { queries, k, json } => {
             let engine = Engine::open_read_only(cfg)?;
             let qs: Vec<String> =
@@ -370,6 +371,64 @@ fn bench(cfg: EngineConfig, b: BenchCmd) -> Result<()> {
             } else {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             }
+        }
+    }
+    Ok(())
+}
+
+fn list<T: std::str::FromStr>(s: &str, what: &str) -> Result<Vec<T>> {
+    s.split(',').map(str::trim).filter(|t| !t.is_empty()).map(|t| t.parse::<T>().map_err(|_| anyhow::anyhow!("bad {what}: `{t}`"))).collect()
+}
+
+fn bench_ann(a: AnnArgs) -> Result<()> {
+    use pith_pipeline::eval::{ann, vecfile};
+    let metric: pith_pipeline::quant::Metric = a.metric.parse()?;
+    let codecs = a.codec.split(',').map(|c| c.parse()).collect::<Result<Vec<pith_pipeline::quant::CodecSpec>, _>>()?;
+    let cfg = ann::AnnConfig { codecs, efs: list(&a.ef, "ef")?, reranks: list(&a.rerank, "rerank")?, k: a.k, metric, graph: !a.scan };
+    let work = tempfile::tempdir()?;
+    let t = Instant::now();
+    let (base, queries): (Box<dyn ann::RowSource>, Vec<f32>) = match (&a.synthetic, &a.base) {
+        (Some(spec), _) => {
+            let (n, dim) = spec.split_once('x').ok_or_else(|| anyhow::anyhow!("--synthetic wants NxDIM"))?;
+            let (n, dim): (usize, usize) = (n.parse()?, dim.parse()?);
+            let gen = ann::Synthetic { n: n + a.holdout, dim, clusters: (n / 100).clamp(10, 10_000), seed: 42 };
+            let mut q = vec![0f32; a.holdout * dim];
+            q.chunks_exact_mut(dim).enumerate().for_each(|(i, row)| ann::RowSource::row(&gen, n + i, row));
+            (Box::new(ann::Synthetic { n, ..gen }), q)
+        }
+        (None, Some(path)) => {
+            let mut base = vecfile::read_vectors(path, a.dims)?;
+            let queries = match &a.queries {
+                Some(q) => vecfile::read_vectors(q, a.dims)?.data,
+                None => {
+                    let keep = base.len().checked_sub(a.holdout).filter(|k| *k > 0).ok_or_else(|| anyhow::anyhow!("--holdout {} leaves no base vectors", a.holdout))?;
+                    base.data.split_off(keep * base.dim)
+                }
+            };
+            (Box::new(base), queries)
+        }
+        (None, None) => bail!("give --base FILE or --synthetic NxDIM"),
+    };
+    let dim = base.dim();
+    if queries.len() % dim != 0 {
+        bail!("queries have a different dimension than the base ({dim})");
+    }
+    let truth = match &a.gt {
+        Some(p) => vecfile::read_neighbours(p)?,
+        None => ann::ground_truth(base.as_ref(), &queries, metric, a.k.max(100)),
+    };
+    eprintln!("{} base vectors, {} queries, {dim}-d; data and ground truth in {:.1} s", base.len(), queries.len() / dim, t.elapsed().as_secs_f64());
+    let rows = ann::run(base.as_ref(), &queries, &truth, &cfg, work.path())?;
+    if a.json {
+        println!("{}", serde_json::to_string(&rows)?);
+    } else {
+        println!("| codec | index | bytes/vector | re-rank | ef | build s | recall@{} | QPS | p50 ms | p99 ms | RSS MB |", a.k);
+        println!("|---|---|---|---|---|---|---|---|---|---|---|");
+        for r in rows {
+            println!(
+                "| {} | {} | {} | {} | {} | {:.2} | {:.3} | {:.0} | {:.3} | {:.3} | {:.0} |",
+                r.codec, r.index, r.bytes_per_vector, r.rerank, r.ef, r.build_s, r.recall, r.qps, r.p50_ms, r.p99_ms, r.rss_mb
+            );
         }
     }
     Ok(())

@@ -71,6 +71,42 @@ fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// Squared Euclidean distance, vectorised like [`dot`] (graph building over
+/// float codes compares stored vectors with each other).
+pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            return unsafe { l2_avx2(a, b) };
+        }
+    }
+    l2_lanes(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn l2_avx2(a: &[f32], b: &[f32]) -> f32 {
+    l2_lanes(a, b)
+}
+
+#[inline(always)]
+fn l2_lanes(a: &[f32], b: &[f32]) -> f32 {
+    const L: usize = 16;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let (ca, cb) = (a.chunks_exact(L), b.chunks_exact(L));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| (x - y) * (x - y)).sum();
+    let mut acc = [0f32; L];
+    for (x, y) in ca.zip(cb) {
+        for i in 0..L {
+            let d = x[i] - y[i];
+            acc[i] += d * d;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 #[cfg(test)]
 mod dot_tests {
     #[test]
@@ -80,6 +116,8 @@ mod dot_tests {
             let b: Vec<f32> = (0..n).map(|i| ((i * 5 % 11) as f32 - 5.0) / 3.0).collect();
             let plain: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
             assert!((super::dot(&a, &b) as f64 - plain).abs() < 1e-3, "n={n}");
+            let l2: f64 = a.iter().zip(&b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum();
+            assert!((super::l2_squared(&a, &b) as f64 - l2).abs() < 1e-3 * (1.0 + l2), "n={n}");
         }
     }
 }

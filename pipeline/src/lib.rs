@@ -16,6 +16,7 @@ pub mod ids;
 pub mod index;
 pub mod ingest;
 pub mod policy;
+pub mod quant;
 pub mod search;
 pub mod snippet;
 pub mod store;

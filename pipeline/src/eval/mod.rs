@@ -2,11 +2,13 @@
 //! BEIR-layout retrieval sets, COCO-format caption sets, speech with reference
 //! transcripts and captioned videos.
 
+pub mod ann;
 pub mod asr;
 pub mod beir;
 pub mod captions;
 pub mod filtered;
 pub mod metrics;
+pub mod vecfile;
 pub mod video;
 
 /// Writes a TREC run file: `qid Q0 docid rank score tag`.

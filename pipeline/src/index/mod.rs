@@ -5,6 +5,9 @@
 //! codes, a remote engine): the engine only ever talks to this trait. Keys
 //! are chunk ids; scores are cosine similarities (vectors are unit length).
 
+pub mod codes;
+pub mod hnsw;
+pub mod rerank;
 pub mod text;
 pub mod vector;
 

@@ -1,0 +1,221 @@
+//! An HNSW graph whose points are codes (`quant::Codec`), not floats: RAM
+//! holds the codes and the links. The graph is built with code-to-code
+//! distances (`Codec::distance`, popcounts for binary codes) and searched
+//! with a prepared float query scored against codes (`Codec::score`, lookup
+//! tables for PQ and binary). The graph itself is `index::hnsw`.
+//!
+//! A point is the code, plus `‖x̂‖²` for L2. A query is the prepared query,
+//! then `‖q‖²` and an offset that keeps inner-product distances positive.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::hnsw::Graph;
+use crate::error::{io_err, PipelineError, Result};
+use crate::quant::{Codec, Metric};
+
+const M: usize = 16;
+pub const EF_CONSTRUCTION: usize = 200;
+
+#[derive(Clone)]
+pub struct CodeDist {
+    codec: Arc<dyn Codec>,
+    metric: Metric,
+    /// Words of a prepared query, and of a code.
+    plen: usize,
+    cw: usize,
+}
+
+impl CodeDist {
+    pub fn new(codec: Arc<dyn Codec>, metric: Metric) -> Self {
+        let plen = codec.prepare(&vec![0.0; codec.dim()]).len();
+        let cw = codec.code_words();
+        CodeDist { codec, metric, plen, cw }
+    }
+
+    /// Words of a stored point.
+    pub fn point_words(&self) -> usize {
+        self.cw + usize::from(self.metric == Metric::L2)
+    }
+
+    /// A point for the graph: the code (and `‖x̂‖²` for L2).
+    pub fn point(&self, v: &[f32]) -> Vec<u32> {
+        let mut p = vec![0u32; self.point_words()];
+        self.codec.encode(v, &mut p[..self.cw]);
+        if self.metric == Metric::L2 {
+            let mut dec = vec![0f32; self.codec.dim()];
+            self.codec.decode(&p[..self.cw], &mut dec);
+            p[self.cw] = dec.iter().map(|x| x * x).sum::<f32>().to_bits();
+        }
+        p
+    }
+
+    /// A query for the graph (see the module doc for the layout).
+    pub fn query(&self, q: &[f32]) -> Vec<u32> {
+        let prepared = self.codec.prepare(q);
+        debug_assert_eq!(prepared.len(), self.plen);
+        let q2: f32 = q.iter().map(|x| x * x).sum();
+        let mut w: Vec<u32> = prepared.iter().map(|x| x.to_bits()).collect();
+        w.push(q2.to_bits());
+        // q·x̂ ≤ ‖q‖‖x̂‖ and codes of unit vectors stay well under norm 2.
+        w.push((2.0 * q2.sqrt() + 1.0).to_bits());
+        if w.len() == self.point_words() {
+            w.push(0);
+        }
+        w
+    }
+
+    /// Distance from a prepared query to a point (smaller is closer).
+    pub fn query_distance(&self, query: &[u32], point: &[u32]) -> f32 {
+        let p: &[f32] = bytemuck::cast_slice(&query[..self.plen]);
+        let s = self.codec.score(p, &point[..self.cw]);
+        let d = match self.metric {
+            Metric::Dot => f32::from_bits(query[self.plen + 1]) - s,
+            Metric::L2 => f32::from_bits(query[self.plen]) - 2.0 * s + f32::from_bits(point[self.cw]),
+        };
+        d.max(0.0)
+    }
+
+    /// Turn a query distance back into a similarity (cosine for `Dot`,
+    /// negative squared distance for `L2`).
+    pub fn similarity(&self, query: &[u32], distance: f32) -> f32 {
+        match self.metric {
+            Metric::Dot => f32::from_bits(query[self.plen + 1]) - distance,
+            Metric::L2 => -distance,
+        }
+    }
+}
+
+/// Codes, their labels and pith's HNSW over them.
+pub struct CodeGraph {
+    pub dist: CodeDist,
+    words: usize,
+    points: Vec<u32>,
+    labels: Vec<usize>,
+    graph: Graph,
+}
+
+impl CodeGraph {
+    pub fn new(codec: Arc<dyn Codec>, metric: Metric, capacity: usize) -> Self {
+        let dist = CodeDist::new(codec, metric);
+        let words = dist.point_words();
+        CodeGraph { points: Vec::with_capacity(capacity * words), labels: Vec::with_capacity(capacity), graph: Graph::new(M, EF_CONSTRUCTION), words, dist }
+    }
+
+    pub fn codec(&self) -> &Arc<dyn Codec> {
+        &self.dist.codec
+    }
+
+    fn code(&self, node: u32) -> &[u32] {
+        &self.points[node as usize * self.words..(node as usize + 1) * self.words]
+    }
+
+    /// Insert points made by [`CodeDist::point`], labelled by `usize` ids.
+    pub fn insert(&mut self, points: &[(Vec<u32>, usize)]) {
+        for (p, label) in points {
+            self.points.extend_from_slice(&p[..self.words]);
+            self.labels.push(*label);
+            let (codec, w, pts) = (&self.dist.codec, self.words, &self.points);
+            let cw = codec.code_words();
+            let pair = |a: u32, b: u32| {
+                codec.distance(&pts[a as usize * w..a as usize * w + cw], &pts[b as usize * w..b as usize * w + cw])
+            };
+            self.graph.insert(&pair);
+        }
+    }
+
+    /// The `k` nearest labels to a query made by [`CodeDist::query`], with
+    /// their approximate similarity, best first; `keep` filters labels
+    /// (the walk still passes through the others).
+    pub fn search(&self, query: &[u32], k: usize, ef: usize, keep: Option<&dyn Fn(usize) -> bool>) -> Vec<(usize, f32)> {
+        let mut d = |n: u32| self.dist.query_distance(query, self.code(n));
+        let keep_node = keep.map(|f| move |n: u32| f(self.labels[n as usize]));
+        let found = self.graph.search(&mut d, k, ef, keep_node.as_ref().map(|f| f as &dyn Fn(u32) -> bool));
+        found.into_iter().map(|(dist, n)| (self.labels[n as usize], self.dist.similarity(query, dist))).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn labels(&self) -> &[usize] {
+        &self.labels
+    }
+
+    /// RAM for codes, labels and links.
+    pub fn ram_bytes(&self) -> usize {
+        self.points.len() * 4 + self.labels.len() * 8 + self.graph.link_bytes()
+    }
+
+    /// Write codes, labels and links to `path` (atomically: a sibling, then rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend((self.words as u64).to_le_bytes());
+        out.extend((self.labels.len() as u64).to_le_bytes());
+        out.extend_from_slice(bytemuck::cast_slice(&self.points));
+        for l in &self.labels {
+            out.extend((*l as u64).to_le_bytes());
+        }
+        out.extend(self.graph.to_bytes());
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &out).map_err(io_err(&tmp))?;
+        std::fs::rename(&tmp, path).map_err(io_err(path))
+    }
+
+    /// Read what [`save`](Self::save) wrote, with the codec it was built with.
+    pub fn load(path: &Path, codec: Arc<dyn Codec>, metric: Metric) -> Result<Self> {
+        let b = std::fs::read(path).map_err(io_err(path))?;
+        let corrupt = || PipelineError::VectorIndex(format!("{}: corrupt code graph", path.display()));
+        let dist = CodeDist::new(codec, metric);
+        let words = dist.point_words();
+        let word = |at: usize| b.get(at..at + 8).map(|s| u64::from_le_bytes(s.try_into().unwrap_or([0; 8])) as usize);
+        if b.get(..4) != Some(MAGIC.as_slice()) || word(4) != Some(words) {
+            return Err(PipelineError::VectorIndex(format!("{}: built with another codec", path.display())));
+        }
+        let n = word(12).ok_or_else(corrupt)?;
+        let at = 20;
+        let pend = n.checked_mul(words * 4).and_then(|x| x.checked_add(at)).ok_or_else(corrupt)?;
+        let lend = n.checked_mul(8).and_then(|x| x.checked_add(pend)).ok_or_else(corrupt)?;
+        let points: Vec<u32> =
+            b.get(at..pend).ok_or_else(corrupt)?.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let labels: Vec<usize> =
+            b.get(pend..lend).ok_or_else(corrupt)?.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as usize).collect();
+        let graph = Graph::from_bytes(&b[lend..]).filter(|g| g.len() == n).ok_or_else(corrupt)?;
+        Ok(CodeGraph { dist, words, points, labels, graph })
+    }
+}
+
+const MAGIC: &[u8; 4] = b"PCG1";
+
+/// Exhaustive scan: the `r` best rows of a flat point buffer for a query,
+/// best first, as (row, approximate similarity).
+pub fn scan(dist: &CodeDist, points: &[u32], query: &[u32], r: usize) -> Vec<(usize, f32)> {
+    let w = dist.point_words();
+    let mut heap: std::collections::BinaryHeap<(OrdF32, usize)> = std::collections::BinaryHeap::with_capacity(r + 1);
+    for (row, p) in points.chunks_exact(w).enumerate() {
+        let d = dist.query_distance(query, p);
+        if heap.len() < r {
+            heap.push((OrdF32(d), row));
+        } else if heap.peek().is_some_and(|(top, _)| d < top.0) {
+            heap.pop();
+            heap.push((OrdF32(d), row));
+        }
+    }
+    let mut out: Vec<(usize, f32)> = heap.into_iter().map(|(d, row)| (row, dist.similarity(query, d.0))).collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
+}
+
+#[derive(PartialEq, PartialOrd)]
+struct OrdF32(f32);
+impl Eq for OrdF32 {}
+impl Ord for OrdF32 {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}
