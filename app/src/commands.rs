@@ -377,7 +377,11 @@ fn bench(cfg: EngineConfig, b: BenchCmd) -> Result<()> {
 }
 
 fn list<T: std::str::FromStr>(s: &str, what: &str) -> Result<Vec<T>> {
-    s.split(',').map(str::trim).filter(|t| !t.is_empty()).map(|t| t.parse::<T>().map_err(|_| anyhow::anyhow!("bad {what}: `{t}`"))).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse::<T>().map_err(|_| anyhow::anyhow!("bad {what}: `{t}`")))
+        .collect()
 }
 
 fn bench_ann(a: AnnArgs) -> Result<()> {
@@ -401,7 +405,11 @@ fn bench_ann(a: AnnArgs) -> Result<()> {
             let queries = match &a.queries {
                 Some(q) => vecfile::read_vectors(q, a.dims)?.data,
                 None => {
-                    let keep = base.len().checked_sub(a.holdout).filter(|k| *k > 0).ok_or_else(|| anyhow::anyhow!("--holdout {} leaves no base vectors", a.holdout))?;
+                    let keep = base
+                        .len()
+                        .checked_sub(a.holdout)
+                        .filter(|k| *k > 0)
+                        .ok_or_else(|| anyhow::anyhow!("--holdout {} leaves no base vectors", a.holdout))?;
                     base.data.split_off(keep * base.dim)
                 }
             };
@@ -417,7 +425,12 @@ fn bench_ann(a: AnnArgs) -> Result<()> {
         Some(p) => vecfile::read_neighbours(p)?,
         None => ann::ground_truth(base.as_ref(), &queries, metric, a.k.max(100)),
     };
-    eprintln!("{} base vectors, {} queries, {dim}-d; data and ground truth in {:.1} s", base.len(), queries.len() / dim, t.elapsed().as_secs_f64());
+    eprintln!(
+        "{} base vectors, {} queries, {dim}-d; data and ground truth in {:.1} s",
+        base.len(),
+        queries.len() / dim,
+        t.elapsed().as_secs_f64()
+    );
     let rows = ann::run(base.as_ref(), &queries, &truth, &cfg, work.path())?;
     if a.json {
         println!("{}", serde_json::to_string(&rows)?);

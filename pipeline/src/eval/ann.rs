@@ -23,6 +23,9 @@ use crate::quant::{self, CodecSpec, Metric};
 /// run never holds its floats in memory).
 pub trait RowSource: Sync {
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     fn dim(&self) -> usize;
     fn row(&self, i: usize, out: &mut [f32]);
 }
@@ -53,8 +56,8 @@ impl Synthetic {
     fn gauss(seed: u64, i: usize, out: &mut [f32]) {
         let mut rng = crate::quant::Rng::new(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         for o in out.iter_mut() {
-            let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
-            let v = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+            let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            let v = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
             *o = ((-2.0 * (u + 1e-12).ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32;
         }
     }
@@ -215,7 +218,9 @@ pub fn run(base: &dyn RowSource, queries: &[f32], truth: &[Vec<usize>], cfg: &An
                         None => scan(&dist, &flat, &qw, want_n),
                     };
                     let top: Vec<usize> = match (&rerank_file, rr) {
-                        (Some(f), r) if r > 0 => f.rerank(q, cfg.metric, cands.iter().map(|c| c.0), cfg.k)?.into_iter().map(|c| c.0).collect(),
+                        (Some(f), r) if r > 0 => {
+                            f.rerank(q, cfg.metric, cands.iter().map(|c| c.0), cfg.k)?.into_iter().map(|c| c.0).collect()
+                        }
                         _ => cands.iter().take(cfg.k).map(|c| c.0).collect(),
                     };
                     lat.push(tq.elapsed().as_secs_f64() * 1000.0);

@@ -33,7 +33,7 @@ pub fn read_vectors(path: &Path, dims: Option<usize>) -> Result<Vectors> {
     let bytes = std::fs::read(path).map_err(io_err(path))?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let (dim, data) = match ext.as_str() {
-        "fvecs" => texmex(path, &bytes, |b| f32::from_le_bytes(b))?,
+        "fvecs" => texmex(path, &bytes, f32::from_le_bytes)?,
         "npy" => {
             let (shape, values) = npy(path, &bytes)?;
             (shape.1, values)
@@ -51,12 +51,11 @@ pub fn read_vectors(path: &Path, dims: Option<usize>) -> Result<Vectors> {
 
 /// Ground-truth neighbour lists (`.ivecs`, `.npy` of integers, or text).
 pub fn read_neighbours(path: &Path) -> Result<Vec<Vec<usize>>> {
-    let v = read_vectors(path, None)
-        .or_else(|_| -> Result<Vectors> {
-            let bytes = std::fs::read(path).map_err(io_err(path))?;
-            let (dim, data) = texmex(path, &bytes, |b| i32::from_le_bytes(b) as f32)?;
-            Ok(Vectors { dim, data })
-        })?;
+    let v = read_vectors(path, None).or_else(|_| -> Result<Vectors> {
+        let bytes = std::fs::read(path).map_err(io_err(path))?;
+        let (dim, data) = texmex(path, &bytes, |b| i32::from_le_bytes(b) as f32)?;
+        Ok(Vectors { dim, data })
+    })?;
     Ok((0..v.len()).map(|i| v.row(i).iter().map(|x| *x as usize).collect()).collect())
 }
 
@@ -66,7 +65,7 @@ fn texmex(path: &Path, bytes: &[u8], value: impl Fn([u8; 4]) -> f32) -> Result<(
         return Err(bad(path, "too short"));
     }
     let dim = i32::from_le_bytes(word(0));
-    if dim <= 0 || bytes.len() % (4 + 4 * dim as usize) != 0 {
+    if dim <= 0 || !bytes.len().is_multiple_of(4 + 4 * dim as usize) {
         return Err(bad(path, "not a .fvecs/.ivecs file"));
     }
     let dim = dim as usize;

@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::hnsw::Graph;
+use super::hnsw::{Dist, Graph};
 use crate::error::{io_err, PipelineError, Result};
 use crate::quant::{Codec, Metric};
 
@@ -99,7 +99,13 @@ impl CodeGraph {
     pub fn new(codec: Arc<dyn Codec>, metric: Metric, capacity: usize) -> Self {
         let dist = CodeDist::new(codec, metric);
         let words = dist.point_words();
-        CodeGraph { points: Vec::with_capacity(capacity * words), labels: Vec::with_capacity(capacity), graph: Graph::new(M, EF_CONSTRUCTION), words, dist }
+        CodeGraph {
+            points: Vec::with_capacity(capacity * words),
+            labels: Vec::with_capacity(capacity),
+            graph: Graph::new(M, EF_CONSTRUCTION),
+            words,
+            dist,
+        }
     }
 
     pub fn codec(&self) -> &Arc<dyn Codec> {
@@ -117,9 +123,8 @@ impl CodeGraph {
             self.labels.push(*label);
             let (codec, w, pts) = (&self.dist.codec, self.words, &self.points);
             let cw = codec.code_words();
-            let pair = |a: u32, b: u32| {
-                codec.distance(&pts[a as usize * w..a as usize * w + cw], &pts[b as usize * w..b as usize * w + cw])
-            };
+            let pair =
+                |a: u32, b: u32| codec.distance(&pts[a as usize * w..a as usize * w + cw], &pts[b as usize * w..b as usize * w + cw]);
             self.graph.insert(&pair);
         }
     }
@@ -183,8 +188,12 @@ impl CodeGraph {
         let lend = n.checked_mul(8).and_then(|x| x.checked_add(pend)).ok_or_else(corrupt)?;
         let points: Vec<u32> =
             b.get(at..pend).ok_or_else(corrupt)?.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-        let labels: Vec<usize> =
-            b.get(pend..lend).ok_or_else(corrupt)?.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as usize).collect();
+        let labels: Vec<usize> = b
+            .get(pend..lend)
+            .ok_or_else(corrupt)?
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as usize)
+            .collect();
         let graph = Graph::from_bytes(&b[lend..]).filter(|g| g.len() == n).ok_or_else(corrupt)?;
         Ok(CodeGraph { dist, words, points, labels, graph })
     }
@@ -196,26 +205,17 @@ const MAGIC: &[u8; 4] = b"PCG1";
 /// best first, as (row, approximate similarity).
 pub fn scan(dist: &CodeDist, points: &[u32], query: &[u32], r: usize) -> Vec<(usize, f32)> {
     let w = dist.point_words();
-    let mut heap: std::collections::BinaryHeap<(OrdF32, usize)> = std::collections::BinaryHeap::with_capacity(r + 1);
+    let mut heap: std::collections::BinaryHeap<(Dist, usize)> = std::collections::BinaryHeap::with_capacity(r + 1);
     for (row, p) in points.chunks_exact(w).enumerate() {
         let d = dist.query_distance(query, p);
         if heap.len() < r {
-            heap.push((OrdF32(d), row));
+            heap.push((Dist(d), row));
         } else if heap.peek().is_some_and(|(top, _)| d < top.0) {
             heap.pop();
-            heap.push((OrdF32(d), row));
+            heap.push((Dist(d), row));
         }
     }
     let mut out: Vec<(usize, f32)> = heap.into_iter().map(|(d, row)| (row, dist.similarity(query, d.0))).collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     out
-}
-
-#[derive(PartialEq, PartialOrd)]
-struct OrdF32(f32);
-impl Eq for OrdF32 {}
-impl Ord for OrdF32 {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&o.0)
-    }
 }

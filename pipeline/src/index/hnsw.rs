@@ -18,9 +18,15 @@ use std::collections::{BinaryHeap, HashMap};
 
 use crate::quant::Rng;
 
-#[derive(Clone, Copy, PartialEq, PartialOrd, Debug)]
+/// A distance ordered by `total_cmp`, for heaps.
+#[derive(Clone, Copy, PartialEq, Debug)]
 pub struct Dist(pub f32);
 impl Eq for Dist {}
+impl PartialOrd for Dist {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
 impl Ord for Dist {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&o.0)
@@ -71,7 +77,17 @@ pub struct Graph {
 
 impl Graph {
     pub fn new(m: usize, ef_construction: usize) -> Self {
-        Graph { m, ef_construction, levels: Vec::new(), links0: Vec::new(), count0: Vec::new(), upper: HashMap::new(), entry: None, top: 0, rng: Rng::new(0x5eed) }
+        Graph {
+            m,
+            ef_construction,
+            levels: Vec::new(),
+            links0: Vec::new(),
+            count0: Vec::new(),
+            upper: HashMap::new(),
+            entry: None,
+            top: 0,
+            rng: Rng::new(0x5eed),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -84,7 +100,10 @@ impl Graph {
 
     /// Bytes the links take.
     pub fn link_bytes(&self) -> usize {
-        self.links0.len() * 4 + self.count0.len() + self.levels.len() + self.upper.values().flatten().map(|l| l.len() * 4 + 24).sum::<usize>()
+        self.links0.len() * 4
+            + self.count0.len()
+            + self.levels.len()
+            + self.upper.values().flatten().map(|l| l.len() * 4 + 24).sum::<usize>()
     }
 
     fn m0(&self) -> usize {
@@ -202,7 +221,7 @@ impl Graph {
     pub fn insert(&mut self, pair: &dyn Fn(u32, u32) -> f32) -> u32 {
         let id = self.len() as u32;
         let ml = 1.0 / (self.m as f64).ln();
-        let u = ((self.rng.next() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+        let u = ((self.rng.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
         let level = ((-u.ln() * ml).floor() as usize).min(15) as u8;
         self.levels.push(level);
         self.links0.extend(std::iter::repeat_n(0, self.m0()));

@@ -77,15 +77,12 @@ const MAGIC: &[u8; 4] = b"PQC1";
 /// Train a codec of `spec` on `sample` (rows of `dim` floats, flattened).
 /// `queries` (optional, same layout) lets PCA fit the query distribution too.
 pub fn train(spec: &CodecSpec, dim: usize, sample: &[f32], queries: Option<&[f32]>) -> Result<Box<dyn Codec>> {
-    if dim == 0 || sample.len() % dim != 0 {
+    if dim == 0 || !sample.len().is_multiple_of(dim) {
         return Err(PipelineError::BadInput(format!("training sample of {} floats is not rows of {dim}", sample.len())));
     }
     let n = sample.len() / dim;
     if n < spec.min_training() {
-        return Err(PipelineError::BadInput(format!(
-            "codec {spec} needs at least {} training vectors, got {n}",
-            spec.min_training()
-        )));
+        return Err(PipelineError::BadInput(format!("codec {spec} needs at least {} training vectors, got {n}", spec.min_training())));
     }
     if sample.iter().any(|x| !x.is_finite()) {
         return Err(PipelineError::BadInput("training vectors contain NaN or infinity".into()));

@@ -51,7 +51,7 @@ fn codebooks(y: &[f32], dim: usize, m: usize, iters: usize) -> Vec<f32> {
 
 impl Pq {
     pub fn train(dim: usize, sample: &[f32], m: usize, opq: bool) -> Result<Self> {
-        if m == 0 || dim % m != 0 {
+        if m == 0 || !dim.is_multiple_of(m) {
             return Err(PipelineError::BadInput(format!("pq{m} needs a dimension divisible by {m}, got {dim}")));
         }
         let n = (sample.len() / dim).min(MAX_TRAIN);
@@ -76,7 +76,7 @@ impl Pq {
     }
 
     pub fn read(dim: usize, m: usize, opq: bool, r: &mut Reader) -> Result<Self> {
-        if m == 0 || dim % m != 0 {
+        if m == 0 || !dim.is_multiple_of(m) {
             return Err(PipelineError::VectorIndex(format!("pq{m} saved for dimension {dim}")));
         }
         let centroids = r.f32s(m * K * (dim / m))?;

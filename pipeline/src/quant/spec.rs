@@ -60,7 +60,7 @@ impl CodecSpec {
     /// Whether `dim` works with this codec (PQ sub-spaces must divide it).
     pub fn check_dim(&self, dim: usize) -> Result<(), PipelineError> {
         match self {
-            CodecSpec::Pq { m, .. } if *m == 0 || dim % *m as usize != 0 => {
+            CodecSpec::Pq { m, .. } if *m == 0 || !dim.is_multiple_of(*m as usize) => {
                 Err(PipelineError::BadInput(format!("pq{m} needs a dimension divisible by {m}; this space has {dim}")))
             }
             CodecSpec::Pca { dims, inner, .. } => {

@@ -5,8 +5,8 @@ use super::*;
 pub(crate) fn clustered(n: usize, dim: usize, centers: usize, seed: u64) -> Vec<f32> {
     let mut rng = Rng::new(seed);
     let mut gauss = move || {
-        let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
-        let v = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let v = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
         ((-2.0 * (u + 1e-12).ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
     };
     let cents: Vec<f32> = (0..centers * dim).map(|_| gauss()).collect();
@@ -106,9 +106,15 @@ fn recall_on_clustered_vectors_is_above_a_floor() {
     let data = clustered(2000, dim, 40, 11);
     let queries = clustered(50, dim, 40, 12);
     let n = data.len() / dim;
-    for (spec, floor_raw, floor_rerank) in
-        [("f32", 1.0, 1.0), ("int8", 0.9, 0.99), ("int4", 0.6, 0.97), ("binary", 0.2, 0.7), ("rbq4", 0.6, 0.98), ("pq16", 0.3, 0.9), ("pca32+int8", 0.2, 0.75)]
-    {
+    for (spec, floor_raw, floor_rerank) in [
+        ("f32", 1.0, 1.0),
+        ("int8", 0.9, 0.99),
+        ("int4", 0.6, 0.97),
+        ("binary", 0.2, 0.7),
+        ("rbq4", 0.6, 0.98),
+        ("pq16", 0.3, 0.9),
+        ("pca32+int8", 0.2, 0.75),
+    ] {
         let c = train(&spec.parse().unwrap(), dim, &data, None).unwrap();
         let codes = encode_all(c.as_ref(), &data);
         let w = c.code_words();
@@ -126,7 +132,10 @@ fn recall_on_clustered_vectors_is_above_a_floor() {
         }
         let total = (queries.len() / dim * 10) as f32;
         let (raw, rerank) = (hit_raw as f32 / total, hit_rr as f32 / total);
-        assert!(raw >= floor_raw && rerank >= floor_rerank, "{spec}: recall@10 {raw} (floor {floor_raw}), re-ranked {rerank} (floor {floor_rerank})");
+        assert!(
+            raw >= floor_raw && rerank >= floor_rerank,
+            "{spec}: recall@10 {raw} (floor {floor_raw}), re-ranked {rerank} (floor {floor_rerank})"
+        );
     }
 }
 
