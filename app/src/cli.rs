@@ -66,6 +66,11 @@ pub enum Command {
     /// Manage models.
     #[command(subcommand)]
     Models(ModelsCmd),
+    /// Store settings: `space.<label>.codec` (f32, f16, int8, int4, binary,
+    /// rbq2..4, pq16, opq16, pca96+int8, ...; add `+rerank` to re-rank with
+    /// float32 from disk) or `space.<label>.memory-budget` (e.g. 64B).
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Run the web UI and API, optionally watching folders.
     Serve(ServeArgs),
     /// Keep folders indexed without the web server.
@@ -247,6 +252,14 @@ pub struct AnnArgs {
     pub scan: bool,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCmd {
+    /// Set a key; a codec change re-encodes the space (searches go on).
+    Set { key: String, value: String },
+    /// Show every space's codec and footprint.
+    Get,
 }
 
 #[derive(Subcommand, Debug)]

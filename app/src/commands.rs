@@ -10,7 +10,7 @@ use pith_pipeline::eval::{beir, captions};
 use pith_pipeline::search::{Filters, Mode, SearchRequest};
 use pith_pipeline::{Engine, EngineConfig, Kind, SearchHit};
 
-use crate::cli::{AnnArgs, BenchCmd, Cli, Command, EvalCmd, KindArg, ModeArg, ModelsCmd, SearchArgs};
+use crate::cli::{AnnArgs, BenchCmd, Cli, Command, ConfigCmd, EvalCmd, KindArg, ModeArg, ModelsCmd, SearchArgs};
 use crate::progress::CliProgress;
 
 pub fn config(cli: &Cli) -> EngineConfig {
@@ -51,6 +51,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(e) => eval(cfg, e),
         Command::Bench(b) => bench(cfg, b),
         Command::Models(m) => models(cfg, m),
+        Command::Config(c) => settings(cfg, c),
         Command::Serve(args) => crate::serve::serve(cfg, args),
         Command::Watch { dirs } => crate::serve::watch_only(cfg, dirs),
     }
@@ -187,10 +188,54 @@ fn status(cfg: EngineConfig, json: bool, errors: usize) -> Result<()> {
     for sp in spaces {
         let pending = if sp.pending > 0 { format!(", {} pending backfill", sp.pending) } else { String::new() };
         println!("space {}: {} vectors ({}, {}-d, {}{pending})", sp.label, sp.vectors, sp.model, sp.dim, sp.state);
+        println!("  {}", footprint(&sp.index));
     }
     println!("ingest errors: {}", c.errors);
     for e in &s.errors {
         println!("  {}: {}", e.path, e.reason);
+    }
+    Ok(())
+}
+
+fn megabytes(b: u64) -> String {
+    format!("{:.1} MB", b as f64 / 1e6)
+}
+
+fn footprint(f: &pith_pipeline::index::IndexFootprint) -> String {
+    format!("codec {}: {} B/vector, index RAM {}, on disk {}", f.codec, f.bytes_per_vector, megabytes(f.ram_bytes as u64), megabytes(f.disk_bytes))
+}
+
+fn settings(cfg: EngineConfig, c: ConfigCmd) -> Result<()> {
+    match c {
+        ConfigCmd::Get => {
+            let engine = Engine::open_read_only(cfg)?;
+            for sp in engine.status(0)?.spaces {
+                println!("space.{}.codec = {}    ({})", sp.label, sp.index.codec, footprint(&sp.index));
+            }
+        }
+        ConfigCmd::Set { key, value } => {
+            let parts: Vec<&str> = key.split('.').collect();
+            let (label, what) = match parts[..] {
+                ["space", label, what] => (label, what),
+                _ => bail!("unknown key `{key}` (space.<label>.codec or space.<label>.memory-budget)"),
+            };
+            let engine = Engine::open(cfg)?;
+            let codec = match what {
+                "codec" => value.clone(),
+                "memory-budget" => {
+                    let bytes: usize = value.trim().trim_end_matches(['B', 'b']).parse().with_context(|| format!("`{value}` is not a byte count such as 64B"))?;
+                    let dim = engine.spaces().into_iter().find(|s| s.row.label == label).map(|s| s.row.dim).ok_or_else(|| anyhow::anyhow!("no space `{label}`"))?;
+                    let chosen = pith_pipeline::index::coded::codec_for_budget(bytes, dim)?;
+                    println!("{bytes} B per {dim}-d vector: {chosen}");
+                    chosen.to_string()
+                }
+                _ => bail!("unknown setting `{what}` (codec or memory-budget)"),
+            };
+            let t = Instant::now();
+            for f in engine.set_codec(label, &codec)? {
+                println!("space {label} re-encoded in {:.1} s: {}", t.elapsed().as_secs_f64(), footprint(&f));
+            }
+        }
     }
     Ok(())
 }

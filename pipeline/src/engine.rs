@@ -33,7 +33,9 @@ use crate::error::{io_err, PipelineError, Result};
 use crate::ids::{ChunkId, FileId, ItemId, SpaceId};
 use crate::index::text::TextIndex;
 use crate::index::vector::VectorIndex;
-use crate::index::AnnIndex;
+use crate::index::coded::{CodecSetting, CodedIndex};
+use crate::index::{AnnIndex, IndexFootprint};
+use crate::quant::CodecSpec;
 use crate::store::{Counts, ErrorRow, NewFile, Store, Written};
 
 #[derive(Debug, Clone)]
@@ -135,6 +137,8 @@ pub struct SpaceStatus {
     pub vectors: usize,
     /// Items' chunks still waiting for a vector in this space.
     pub pending: usize,
+    /// Codec, bytes per vector, RAM and disk.
+    pub index: IndexFootprint,
 }
 
 /// The spaces the installed models fill: (label, model identity, dim).
@@ -154,6 +158,14 @@ fn wanted_spaces(models: &pith_models::ModelCache) -> Vec<(&'static str, String,
         }
     }
     out
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+}
+
+fn coded_dir(data_dir: &std::path::Path, id: SpaceId) -> PathBuf {
+    data_dir.join("vectors").join(format!("{id}-coded"))
 }
 
 fn vectors_dir(data_dir: &std::path::Path, id: SpaceId) -> PathBuf {
@@ -183,7 +195,7 @@ impl Engine {
         for (label, model, dim) in &wanted {
             store.register_space(label, model, *dim)?;
         }
-        let spaces = load_spaces(&store, &wanted, &cfg.data_dir)?;
+        let spaces = load_spaces(&store, &wanted, &cfg.data_dir, false)?;
         let engine = Engine {
             policy: IgnorePolicy::new(&[&cfg.data_dir, &cfg.models.root]),
             readers: ReadPool::new(&db),
@@ -210,7 +222,7 @@ impl Engine {
         }
         let readers = ReadPool::new(&db);
         let text = TextIndex::open_read_only(&cfg.data_dir.join("text"))?;
-        let spaces = load_spaces(&*readers.get()?, &wanted_spaces(&cfg.models), &cfg.data_dir)?;
+        let spaces = load_spaces(&*readers.get()?, &wanted_spaces(&cfg.models), &cfg.data_dir, true)?;
         let engine = Engine {
             policy: IgnorePolicy::new(&[&cfg.data_dir, &cfg.models.root]),
             readers,
@@ -368,6 +380,9 @@ impl Engine {
         if files.is_empty() {
             return Ok(Vec::new());
         }
+        if let Some((f, why)) = files.iter().find_map(|f| f.non_finite_vector().map(|w| (f, w))) {
+            return Err(PipelineError::BadInput(format!("{}: {why}", f.path)));
+        }
         let written = self.store()?.write_files(files)?;
         let mut del_items = Vec::new();
         let mut del_chunks = Vec::new();
@@ -442,6 +457,61 @@ impl Engine {
         Ok(())
     }
 
+    fn footprint(&self, s: &Space) -> IndexFootprint {
+        let mut f = s.ix.footprint();
+        if f.disk_bytes == 0 {
+            f.disk_bytes = dir_bytes(&vectors_dir(&self.cfg.data_dir, s.row.id));
+        }
+        f
+    }
+
+    /// Keep the vectors of every space labelled `label` with `codec` (a
+    /// `CodecSetting` such as `binary+rerank`; `f32` for plain float32).
+    /// The new index is built from the store beside the old one, which keeps
+    /// answering searches until the swap: no downtime.
+    pub fn set_codec(&self, label: &str, codec: &str) -> Result<Vec<IndexFootprint>> {
+        let setting: CodecSetting = codec.parse()?;
+        let targets: Vec<Space> = self.spaces().into_iter().filter(|s| s.row.label == label).collect();
+        if targets.is_empty() {
+            let known: Vec<String> = self.spaces().into_iter().map(|s| s.row.label).collect();
+            return Err(PipelineError::BadInput(format!("no space `{label}` (this store has: {})", known.join(", "))));
+        }
+        for s in &targets {
+            setting.spec.check_dim(s.row.dim)?;
+        }
+        let plain = setting.spec == CodecSpec::F32;
+        self.store()?.set_space_codec(label, (!plain).then(|| setting.to_string()).as_deref())?;
+        let mut out = Vec::new();
+        for s in targets {
+            let (coded, plain_dir) = (coded_dir(&self.cfg.data_dir, s.row.id), vectors_dir(&self.cfg.data_dir, s.row.id));
+            let ix: Arc<dyn AnnIndex> = if plain {
+                Arc::new(VectorIndex::empty(&s.row.label, s.row.dim))
+            } else {
+                let _ = std::fs::remove_dir_all(&coded);
+                Arc::new(CodedIndex::open(&s.row.label, s.row.dim, setting.clone(), &coded, false)?)
+            };
+            let want = self.reader()?.vector_ids_of_space(s.row.id)?;
+            ix.rebuild(want.len(), &mut |add| {
+                self.reader()?.for_each_vector_batch(s.row.id, None, 4096, |b| {
+                    add(&b);
+                    Ok(())
+                })
+            })?;
+            ix.save(&plain_dir)?;
+            {
+                let mut spaces = self.spaces.write().unwrap_or_else(|p| p.into_inner());
+                if let Some(slot) = spaces.iter_mut().find(|x| x.row.id == s.row.id) {
+                    slot.ix = ix.clone();
+                }
+            }
+            let _ = std::fs::remove_dir_all(if plain { &coded } else { &plain_dir });
+            out.push(self.footprint(&Space { ix, ..s }));
+        }
+        // Whatever was written during the rebuild went to the old index; add it.
+        self.catch_up_vectors(true)?;
+        Ok(out)
+    }
+
     /// Remember a folder or file the user asked to index (canonical path).
     pub fn add_root(&self, path: &str) -> Result<()> {
         self.store()?.add_root(path)
@@ -460,8 +530,10 @@ impl Engine {
         let store = self.reader()?;
         let mut spaces = Vec::new();
         for s in self.spaces() {
+            let index = self.footprint(&s);
             spaces.push(SpaceStatus {
                 vectors: s.ix.len(),
+                index,
                 pending: if s.current { store.count_missing_vectors(s.row.id, space::kinds_of(&s.row.label))? } else { 0 },
                 label: s.row.label,
                 model: s.row.model,
@@ -533,12 +605,35 @@ impl Drop for Engine {
     }
 }
 
-fn load_spaces(store: &Store, wanted: &[(&'static str, String, usize)], data_dir: &std::path::Path) -> Result<Vec<Space>> {
+fn load_spaces(store: &Store, wanted: &[(&'static str, String, usize)], data_dir: &std::path::Path, read_only: bool) -> Result<Vec<Space>> {
+    let codecs = store.space_codecs().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "space codec settings unreadable; spaces keep float32");
+        Default::default()
+    });
     let mut out = Vec::new();
     for row in store.live_spaces()? {
         let current = wanted.iter().any(|(l, m, d)| *l == row.label && *m == row.model && *d == row.dim);
-        let ix: Arc<dyn AnnIndex> = Arc::new(VectorIndex::load_or_empty(&row.label, row.dim, &vectors_dir(data_dir, row.id)));
+        let ix = open_index(&row, codecs.get(&row.label).map(String::as_str), data_dir, read_only);
         out.push(Space { row, current, ix });
     }
     Ok(out)
+}
+
+/// A space's index: float32 in hnsw_rs by default, or codes (`index::coded`)
+/// when the label has a codec setting.
+fn open_index(row: &SpaceRow, codec: Option<&str>, data_dir: &std::path::Path, read_only: bool) -> Arc<dyn AnnIndex> {
+    let coded = match codec.map(str::parse::<CodecSetting>) {
+        Some(Ok(s)) if s.spec != CodecSpec::F32 => CodedIndex::open(&row.label, row.dim, s, &coded_dir(data_dir, row.id), read_only)
+            .map_err(|e| tracing::warn!(space = %row.label, error = %e, "codec setting unusable; keeping float32"))
+            .ok(),
+        Some(Err(e)) => {
+            tracing::warn!(space = %row.label, error = %e, "bad codec setting; keeping float32");
+            None
+        }
+        _ => None,
+    };
+    match coded {
+        Some(c) => Arc::new(c),
+        None => Arc::new(VectorIndex::load_or_empty(&row.label, row.dim, &vectors_dir(data_dir, row.id))),
+    }
 }

@@ -1,10 +1,13 @@
 //! Derived indexes: BM25 text (`text`) and approximate nearest neighbours
 //! over each embedding space (`vector`, behind the [`AnnIndex`] trait).
 //!
-//! [`AnnIndex`] is the seam for other vector indexes (graphs over compressed
-//! codes, a remote engine): the engine only ever talks to this trait. Keys
+//! [`AnnIndex`] is the seam for vector indexes: float32 in hnsw_rs
+//! (`vector`, the default), compressed codes in pith's own graph (`coded`,
+//! over `codes` + `hnsw` + `rerank`), later a remote engine. The engine only
+//! ever talks to this trait. Keys
 //! are chunk ids; scores are cosine similarities (vectors are unit length).
 
+pub mod coded;
 pub mod codes;
 pub mod hnsw;
 pub mod rerank;
@@ -19,6 +22,17 @@ use crate::ids::ChunkId;
 
 /// Vectors for one rebuild, pushed in batches by the caller.
 pub type Feed<'a> = &'a mut dyn FnMut(&mut dyn FnMut(&[(ChunkId, Vec<f32>)])) -> Result<()>;
+
+/// Memory and disk use of one space's index.
+#[derive(Clone, Debug, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct IndexFootprint {
+    pub codec: String,
+    /// What one vector costs in RAM (its code).
+    pub bytes_per_vector: usize,
+    /// Codes, links and id maps.
+    pub ram_bytes: usize,
+    pub disk_bytes: u64,
+}
 
 pub trait AnnIndex: Send + Sync {
     fn dim(&self) -> usize;
@@ -42,4 +56,6 @@ pub trait AnnIndex: Send + Sync {
     fn rebuild(&self, capacity: usize, feed: Feed<'_>) -> Result<()>;
     /// Persist to `dir` (atomically; searches go on meanwhile).
     fn save(&self, dir: &Path) -> Result<()>;
+    /// Codec, bytes per vector, RAM and disk use (for `pith status`).
+    fn footprint(&self) -> IndexFootprint;
 }

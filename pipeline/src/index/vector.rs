@@ -342,6 +342,13 @@ impl super::AnnIndex for VectorIndex {
     fn save(&self, dir: &Path) -> Result<()> {
         VectorIndex::save(self, dir)
     }
+    /// RAM is estimated: vectors plus hnsw_rs's links (2M ids and distances
+    /// per node at layer 0, behind reference-counted points).
+    fn footprint(&self) -> super::IndexFootprint {
+        let n = self.len();
+        let per = self.dim * 4;
+        super::IndexFootprint { codec: "f32".into(), bytes_per_vector: per, ram_bytes: n * (per + 2 * M * 16 + 64), disk_bytes: 0 }
+    }
 }
 
 /// Exact top `k` by cosine over the given vectors (filtered search over a

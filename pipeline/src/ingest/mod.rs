@@ -268,10 +268,14 @@ impl<'scope> Writer<'scope> {
         let (tx, rx) = bounded::<Encoded>(1);
         let handle = s.spawn(move || -> Result<IngestReport> {
             let mut counts = IngestReport::default();
-            for batch in rx {
+            for mut batch in rx {
                 if batch.files.is_empty() && batch.failed.is_empty() {
                     continue;
                 }
+                // An encoder that returns NaN or infinity must not reach an index.
+                let (bad, good): (Vec<NewFile>, Vec<NewFile>) = batch.files.drain(..).partition(|f| f.non_finite_vector().is_some());
+                batch.failed.extend(bad.iter().map(|f| (f.path.clone(), f.non_finite_vector().unwrap_or_default())));
+                batch.files = good;
                 let written = engine.index_files(&batch.files)?;
                 for w in &written {
                     if w.removed.is_empty() {

@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0001_init.sql"),
     include_str!("../../../migrations/0002_roots.sql"),
     include_str!("../../../migrations/0003_space_identity.sql"),
+    include_str!("../../../migrations/0004_space_codecs.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

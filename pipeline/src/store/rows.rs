@@ -59,6 +59,18 @@ pub struct NewFile {
     pub notes: Vec<String>,
 }
 
+impl NewFile {
+    /// Why the file's vectors cannot be indexed (NaN or infinity), if they cannot.
+    pub fn non_finite_vector(&self) -> Option<String> {
+        self.items.iter().flat_map(|it| &it.chunks).enumerate().find_map(|(i, c)| {
+            c.vectors
+                .iter()
+                .find(|(_, v)| v.iter().any(|x| !x.is_finite()))
+                .map(|_| format!("the embedding of chunk {} contains NaN or infinity; the file was not indexed", i + 1))
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Written {
     pub item_ids: Vec<ItemId>,

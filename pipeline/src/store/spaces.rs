@@ -85,6 +85,25 @@ impl Store {
         Ok(self.conn.query_row(&format!("SELECT {COLS} FROM spaces WHERE id = ?1"), [id], row)?)
     }
 
+    /// Codec settings by space label (labels without one keep float32).
+    pub fn space_codecs(&self) -> Result<std::collections::HashMap<String, String>> {
+        let mut st = self.conn.prepare("SELECT label, codec FROM space_codecs")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Set (or with `None` clear) the codec of a space label.
+    pub fn set_space_codec(&self, label: &str, codec: Option<&str>) -> Result<()> {
+        match codec {
+            Some(c) => self.conn.execute(
+                "INSERT INTO space_codecs(label, codec) VALUES (?1, ?2) ON CONFLICT(label) DO UPDATE SET codec = excluded.codec",
+                params![label, c],
+            )?,
+            None => self.conn.execute("DELETE FROM space_codecs WHERE label = ?1", [label])?,
+        };
+        Ok(())
+    }
+
     /// Every space that is not retired.
     pub fn live_spaces(&self) -> Result<Vec<SpaceRow>> {
         let mut st = self.conn.prepare(&format!("SELECT {COLS} FROM spaces WHERE state != 'retired' ORDER BY id"))?;

@@ -1,6 +1,7 @@
 mod bad_input;
 mod clap;
 mod clip;
+mod codecs;
 mod common;
 mod crash;
 mod encoders;

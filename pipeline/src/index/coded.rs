@@ -1,0 +1,495 @@
+//! A space kept as compressed codes (`quant`) in pith's own HNSW
+//! (`index::codes`), with its float32 vectors in a file on disk for
+//! re-ranking (`index::rerank`): RAM holds codes, links and the id maps.
+//! Chosen per space with `pith config set space.<label>.codec <codec>[+rerank]`.
+//!
+//! Rows: every inserted vector is appended to `rows.f32` and gets the next
+//! row number, which is its label in the graph. `rows[row]` is its chunk id;
+//! `present[chunk]` is the chunk's current row. A row is live when it is its
+//! chunk's current row and the chunk is not tombstoned; re-inserting a chunk
+//! leaves its old row behind as garbage until the next rebuild.
+//!
+//! Training: a codec needs a sample. Until the space has
+//! `CodecSpec::min_training` vectors, search scans the float rows exactly;
+//! `needs_compaction` then asks for a rebuild, which trains on the store's
+//! vectors. It asks again whenever the space has grown fourfold since the
+//! codec was trained (up to 65,536 training vectors).
+//!
+//! Concurrency: as `index::vector`: searches read-lock the state (writers
+//! hold it only for one batch); a rebuild builds a whole new state without
+//! any lock while changes are logged, then replays the log and swaps.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use super::codes::{CodeDist, CodeGraph};
+use super::rerank::RerankFile;
+use super::IndexFootprint;
+use crate::error::{io_err, PipelineError, Result};
+use crate::ids::ChunkId;
+use crate::quant::{self, Codec, CodecSpec, Metric};
+
+/// Training sample cap.
+const MAX_SAMPLE: usize = 65_536;
+
+/// A codec setting: the codec and whether to re-rank with float32 from disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodecSetting {
+    pub spec: CodecSpec,
+    pub rerank: bool,
+}
+
+impl std::str::FromStr for CodecSetting {
+    type Err = PipelineError;
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        let (spec, rerank) = match s.strip_suffix("+rerank") {
+            Some(head) => (head, true),
+            None => (s.as_str(), false),
+        };
+        Ok(CodecSetting { spec: spec.parse()?, rerank })
+    }
+}
+
+impl std::fmt::Display for CodecSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.spec, if self.rerank { "+rerank" } else { "" })
+    }
+}
+
+/// The best codec whose code fits `bytes` per vector of dimension `dim`,
+/// ordered by the recall measured in docs/BENCHMARKS.md (MiniLM, msmarco):
+/// float32, float16, int8, then residual binary (4, 3, 2 bits), binary, PQ32,
+/// PQ16, PQ8; every compressed codec re-ranks with float32 from disk.
+pub fn codec_for_budget(bytes: usize, dim: usize) -> Result<CodecSetting> {
+    let ladder = ["f32", "f16", "int8", "rbq4", "rbq3", "rbq2", "binary", "pq32", "pq16", "pq8"];
+    for name in ladder {
+        let spec: CodecSpec = name.parse()?;
+        if spec.check_dim(dim).is_ok() && spec.code_bytes(dim) <= bytes {
+            return Ok(CodecSetting { rerank: spec != CodecSpec::F32, spec });
+        }
+    }
+    Err(PipelineError::BadInput(format!("no codec fits {bytes} bytes per {dim}-d vector (the smallest, pq8, needs 8)")))
+}
+
+struct State {
+    codec: Option<Arc<dyn Codec>>,
+    graph: Option<CodeGraph>,
+    file: Arc<RerankFile>,
+    rows: Vec<ChunkId>,
+    present: HashMap<ChunkId, usize>,
+    tombstones: HashSet<ChunkId>,
+    trained_on: usize,
+}
+
+impl State {
+    fn live(&self, row: usize) -> bool {
+        let id = self.rows[row];
+        self.present.get(&id) == Some(&row) && !self.tombstones.contains(&id)
+    }
+
+    fn live_count(&self) -> usize {
+        self.present.len() - self.tombstones.len()
+    }
+
+    /// Append vectors not already live; encode them if a codec is trained.
+    fn add(&mut self, items: &[(ChunkId, Vec<f32>)], dim: usize) -> Result<()> {
+        let fresh: Vec<&(ChunkId, Vec<f32>)> = items
+            .iter()
+            .filter(|(_, v)| v.len() == dim && v.iter().all(|x| x.is_finite()))
+            .filter(|(id, _)| !self.present.contains_key(id) || self.tombstones.contains(id))
+            .collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let flat: Vec<f32> = fresh.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+        let first = self.file.append(&flat)?;
+        let dist = self.codec.as_ref().map(|c| CodeDist::new(c.clone(), Metric::Dot));
+        let mut points = Vec::new();
+        for (i, (id, v)) in fresh.into_iter().enumerate() {
+            let row = first + i;
+            self.rows.push(*id);
+            self.present.insert(*id, row);
+            self.tombstones.remove(id);
+            if let Some(d) = &dist {
+                points.push((d.point(v), row));
+            }
+        }
+        if let Some(g) = self.graph.as_mut() {
+            g.insert(&points);
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, ids: &[ChunkId]) {
+        for id in ids {
+            if self.present.contains_key(id) {
+                self.tombstones.insert(*id);
+            }
+        }
+    }
+}
+
+enum Op {
+    Insert(Vec<(ChunkId, Vec<f32>)>),
+    Remove(Vec<ChunkId>),
+}
+
+pub struct CodedIndex {
+    pub name: String,
+    pub dim: usize,
+    read_only: bool,
+    setting: CodecSetting,
+    dir: PathBuf,
+    state: RwLock<State>,
+    gate: Mutex<Option<Vec<Op>>>,
+    dirty: AtomicBool,
+    generation: AtomicU64,
+}
+
+fn rows_path(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(format!("rows-{generation}.f32"))
+}
+
+impl CodedIndex {
+    /// Open the index kept in `dir` (created when missing). What cannot be
+    /// read back starts empty; the engine then refills it from the store.
+    /// A `read_only` index never writes to `dir` (rows it adds stay in memory).
+    pub fn open(name: &str, dim: usize, setting: CodecSetting, dir: &Path, read_only: bool) -> Result<Self> {
+        setting.spec.check_dim(dim)?;
+        if !read_only {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        let (state, generation) = match Self::load(dim, &setting, dir, read_only) {
+            Ok(s) => s,
+            Err(e) => {
+                if dir.join("index.json").exists() {
+                    tracing::warn!(space = name, error = %e, "coded index unreadable; it will be rebuilt from the store");
+                }
+                let generation = 1;
+                let file = if read_only { RerankFile::memory(dim) } else { RerankFile::create(&rows_path(dir, generation), dim)? };
+                (empty_state(file), generation)
+            }
+        };
+        Ok(CodedIndex {
+            name: name.to_string(),
+            dim,
+            read_only,
+            setting,
+            dir: dir.to_path_buf(),
+            state: RwLock::new(state),
+            gate: Mutex::new(None),
+            dirty: AtomicBool::new(false),
+            generation: AtomicU64::new(generation),
+        })
+    }
+
+    fn load(dim: usize, setting: &CodecSetting, dir: &Path, read_only: bool) -> Result<(State, u64)> {
+        let meta = std::fs::read_to_string(dir.join("index.json")).map_err(io_err(dir.join("index.json")))?;
+        let meta: serde_json::Value = serde_json::from_str(&meta).map_err(|e| PipelineError::VectorIndex(e.to_string()))?;
+        let generation = meta["generation"].as_u64().unwrap_or(0);
+        let trained_on = meta["trained_on"].as_u64().unwrap_or(0) as usize;
+        if meta["codec"].as_str() != Some(&setting.spec.to_string()) {
+            return Err(PipelineError::VectorIndex("saved with another codec".into()));
+        }
+        let ids = std::fs::read(dir.join("rows.ids")).map_err(io_err(dir.join("rows.ids")))?;
+        let rows: Vec<ChunkId> = ids.chunks_exact(8).map(|c| ChunkId(i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))).collect();
+        let path = rows_path(dir, generation);
+        let file = if read_only {
+            RerankFile::open_read_only(&path, dim, rows.len())?
+        } else {
+            let f = RerankFile::open(&path, dim)?;
+            if f.len() < rows.len() {
+                return Err(PipelineError::VectorIndex("row file is shorter than its ids".into()));
+            }
+            // Rows appended after the last save are dropped; reconciliation re-adds them.
+            f.truncate(rows.len())?;
+            f
+        };
+        let (codec, graph) = if dir.join("codec.bin").exists() {
+            let codec: Arc<dyn Codec> = Arc::from(quant::from_bytes(&std::fs::read(dir.join("codec.bin")).map_err(io_err(dir))?)?);
+            let graph = CodeGraph::load(&dir.join("graph.bin"), codec.clone(), Metric::Dot)?;
+            if graph.len() > rows.len() {
+                return Err(PipelineError::VectorIndex("graph has rows the id file lacks".into()));
+            }
+            (Some(codec), Some(graph))
+        } else {
+            (None, None)
+        };
+        let mut state = empty_state(file);
+        for (row, id) in rows.iter().enumerate() {
+            state.present.insert(*id, row);
+        }
+        state.rows = rows;
+        state.codec = codec;
+        state.trained_on = trained_on;
+        // Rows the graph lacks (saved between an append and its encoding) are encoded now.
+        if let (Some(g), Some(c)) = (state.graph.as_mut(), state.codec.as_ref()) {
+            let d = CodeDist::new(c.clone(), Metric::Dot);
+            let mut buf = vec![0f32; dim];
+            let mut points = Vec::new();
+            for row in g.len()..state.rows.len() {
+                state.file.read(row, &mut buf)?;
+                points.push((d.point(&buf), row));
+            }
+            g.insert(&points);
+        }
+        state.graph = graph;
+        Ok((state, generation))
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn gate(&self) -> std::sync::MutexGuard<'_, Option<Vec<Op>>> {
+        self.gate.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn setting(&self) -> &CodecSetting {
+        &self.setting
+    }
+
+    /// Whether a codec has been trained (else searches scan floats).
+    pub fn trained(&self) -> bool {
+        self.read().codec.is_some()
+    }
+
+    fn try_insert(&self, items: &[(ChunkId, Vec<f32>)]) -> Result<()> {
+        let mut gate = self.gate();
+        if let Some(log) = gate.as_mut() {
+            log.push(Op::Insert(items.to_vec()));
+        }
+        self.write().add(items, self.dim)?;
+        self.dirty.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Candidates from the graph (or an exact scan before training), then
+    /// exact re-ranking when the setting asks for it.
+    fn search_state(&self, st: &State, q: &[f32], k: usize, allowed: Option<&HashSet<ChunkId>>) -> Result<Vec<(ChunkId, f32)>> {
+        let ok = |row: usize| st.live(row) && allowed.is_none_or(|a| a.contains(&st.rows[row]));
+        let (Some(codec), Some(graph)) = (&st.codec, &st.graph) else {
+            let rows = (0..st.rows.len()).filter(|r| ok(*r));
+            return Ok(st.file.rerank(q, Metric::Dot, rows, k)?.into_iter().map(|(r, s)| (st.rows[r], s)).collect());
+        };
+        let live = st.live_count().max(1);
+        let oversample = allowed.map_or(1, |a| (live / a.len().max(1)).clamp(1, 16));
+        let want = if self.setting.rerank { k.max(100) } else { k };
+        let ef = (want.max(64) * oversample).min(4096);
+        let dist = CodeDist::new(codec.clone(), Metric::Dot);
+        let query = dist.query(q);
+        let found = graph.search(&query, want, ef, Some(&ok));
+        if self.setting.rerank {
+            let exact = st.file.rerank(q, Metric::Dot, found.iter().map(|(r, _)| *r), k)?;
+            Ok(exact.into_iter().map(|(r, s)| (st.rows[r], s)).collect())
+        } else {
+            Ok(found.into_iter().take(k).map(|(r, s)| (st.rows[r], s)).collect())
+        }
+    }
+
+    /// RAM and disk use.
+    pub fn footprint(&self) -> IndexFootprint {
+        let st = self.read();
+        let code = st.codec.as_ref().map_or(self.dim * 4, |c| c.code_bytes());
+        let maps = st.rows.len() * 8 + st.present.len() * 24 + st.tombstones.len() * 16;
+        let ram = st.graph.as_ref().map_or(0, |g| g.ram_bytes()) + maps;
+        let disk = std::fs::read_dir(&self.dir).map_or(0, |d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum());
+        IndexFootprint { codec: self.setting.to_string(), bytes_per_vector: code, ram_bytes: ram, disk_bytes: disk }
+    }
+}
+
+fn empty_state(file: RerankFile) -> State {
+    State {
+        codec: None,
+        graph: None,
+        file: Arc::new(file),
+        rows: Vec::new(),
+        present: HashMap::new(),
+        tombstones: HashSet::new(),
+        trained_on: 0,
+    }
+}
+
+impl super::AnnIndex for CodedIndex {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn footprint(&self) -> IndexFootprint {
+        CodedIndex::footprint(self)
+    }
+
+    fn insert(&self, items: &[(ChunkId, Vec<f32>)]) {
+        if items.is_empty() {
+            return;
+        }
+        if let Err(e) = self.try_insert(items) {
+            // The store still has the vectors: the next start's reconciliation adds them.
+            tracing::error!(space = %self.name, error = %e, "could not append vectors to the coded index");
+        }
+    }
+
+    fn remove(&self, ids: &[ChunkId]) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut gate = self.gate();
+        if let Some(log) = gate.as_mut() {
+            log.push(Op::Remove(ids.to_vec()));
+        }
+        self.write().remove(ids);
+        self.dirty.store(true, Ordering::Release);
+    }
+
+    fn search(&self, q: &[f32], k: usize, allowed: Option<&HashSet<ChunkId>>) -> Vec<(ChunkId, f32)> {
+        if q.len() != self.dim || k == 0 {
+            return Vec::new();
+        }
+        let st = self.read();
+        self.search_state(&st, q, k, allowed).unwrap_or_else(|e| {
+            tracing::error!(space = %self.name, error = %e, "coded index search failed");
+            Vec::new()
+        })
+    }
+
+    fn live_ids(&self) -> HashSet<ChunkId> {
+        let st = self.read();
+        st.present.keys().filter(|id| !st.tombstones.contains(id)).copied().collect()
+    }
+
+    fn len(&self) -> usize {
+        self.read().live_count()
+    }
+
+    fn needs_compaction(&self) -> bool {
+        let st = self.read();
+        let live = st.live_count();
+        let garbage = st.rows.len() - live;
+        let untrained = st.codec.is_none() && live >= self.setting.spec.min_training();
+        let outgrown = st.codec.is_some() && st.trained_on < MAX_SAMPLE && live >= 1024 && live >= 4 * st.trained_on;
+        untrained || outgrown || (garbage > 64 && garbage * 4 > st.rows.len())
+    }
+
+    fn rebuild(&self, capacity: usize, feed: super::Feed<'_>) -> Result<()> {
+        *self.gate() = Some(Vec::new());
+        let built = (|| -> Result<(State, u64)> {
+            let generation = self.generation.load(Ordering::Acquire) + 1;
+            let file =
+                if self.read_only { RerankFile::memory(self.dim) } else { RerankFile::create(&rows_path(&self.dir, generation), self.dim)? };
+            let mut st = empty_state(file);
+            st.rows.reserve(capacity);
+            let mut sample: Vec<f32> = Vec::new();
+            let mut failed = None;
+            feed(&mut |batch| {
+                if failed.is_some() {
+                    return;
+                }
+                let before = st.rows.len();
+                if let Err(e) = st.add(batch, self.dim) {
+                    failed = Some(e);
+                    return;
+                }
+                let mut buf = vec![0f32; self.dim];
+                for row in before..st.rows.len() {
+                    if sample.len() < MAX_SAMPLE * self.dim && st.file.read(row, &mut buf).is_ok() {
+                        sample.extend_from_slice(&buf);
+                    }
+                }
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            let n = sample.len() / self.dim;
+            if n >= self.setting.spec.min_training() {
+                let codec: Arc<dyn Codec> = Arc::from(quant::train(&self.setting.spec, self.dim, &sample, None)?);
+                drop(sample);
+                let dist = CodeDist::new(codec.clone(), Metric::Dot);
+                let mut graph = CodeGraph::new(codec.clone(), Metric::Dot, st.rows.len());
+                let mut buf = vec![0f32; self.dim];
+                for start in (0..st.rows.len()).step_by(4096) {
+                    let mut points = Vec::with_capacity(4096);
+                    for row in start..(start + 4096).min(st.rows.len()) {
+                        st.file.read(row, &mut buf)?;
+                        points.push((dist.point(&buf), row));
+                    }
+                    graph.insert(&points);
+                }
+                st.codec = Some(codec);
+                st.graph = Some(graph);
+                st.trained_on = n;
+            }
+            Ok((st, generation))
+        })();
+        let (mut st, generation) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                *self.gate() = None;
+                return Err(e);
+            }
+        };
+        let mut gate = self.gate();
+        for op in gate.take().unwrap_or_default() {
+            match op {
+                Op::Insert(items) => st.add(&items, self.dim)?,
+                Op::Remove(ids) => st.remove(&ids),
+            }
+        }
+        let old = std::mem::replace(&mut *self.write(), st);
+        self.generation.store(generation, Ordering::Release);
+        self.dirty.store(true, Ordering::Release);
+        drop(gate);
+        if !self.read_only {
+            let _ = std::fs::remove_file(old.file.path());
+        }
+        Ok(())
+    }
+
+    /// Writes codec, graph and row ids beside the row file. The `dir`
+    /// argument is ignored: a coded index lives where it was opened.
+    fn save(&self, _dir: &Path) -> Result<()> {
+        let _gate = self.gate();
+        if self.read_only || !self.dirty.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let st = self.read();
+        st.file.sync()?;
+        let write = |name: &str, bytes: &[u8]| -> Result<()> {
+            let (tmp, path) = (self.dir.join(format!("{name}.tmp")), self.dir.join(name));
+            std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+            std::fs::rename(&tmp, &path).map_err(io_err(&path))
+        };
+        match (&st.codec, &st.graph) {
+            (Some(c), Some(g)) => {
+                write("codec.bin", &quant::to_bytes(c.as_ref()))?;
+                g.save(&self.dir.join("graph.bin"))?;
+            }
+            _ => {
+                let _ = std::fs::remove_file(self.dir.join("codec.bin"));
+            }
+        }
+        let ids: Vec<u8> = st.rows.iter().flat_map(|id| id.0.to_le_bytes()).collect();
+        write("rows.ids", &ids)?;
+        let generation = self.generation.load(Ordering::Acquire);
+        let meta = serde_json::json!({"codec": self.setting.spec.to_string(), "generation": generation, "trained_on": st.trained_on});
+        write("index.json", meta.to_string().as_bytes())?;
+        // Row files of older generations are garbage now.
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            let keep = rows_path(&self.dir, generation);
+            for e in entries.flatten() {
+                let p = e.path();
+                if p != keep && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("rows-") && n.ends_with(".f32")) {
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+        }
+        self.dirty.store(false, Ordering::Release);
+        Ok(())
+    }
+}
