@@ -202,7 +202,13 @@ fn megabytes(b: u64) -> String {
 }
 
 fn footprint(f: &pith_pipeline::index::IndexFootprint) -> String {
-    format!("codec {}: {} B/vector, index RAM {}, on disk {}", f.codec, f.bytes_per_vector, megabytes(f.ram_bytes as u64), megabytes(f.disk_bytes))
+    format!(
+        "codec {}: {} B/vector, index RAM {}, on disk {}",
+        f.codec,
+        f.bytes_per_vector,
+        megabytes(f.ram_bytes as u64),
+        megabytes(f.disk_bytes)
+    )
 }
 
 fn settings(cfg: EngineConfig, c: ConfigCmd) -> Result<()> {
@@ -223,8 +229,17 @@ fn settings(cfg: EngineConfig, c: ConfigCmd) -> Result<()> {
             let codec = match what {
                 "codec" => value.clone(),
                 "memory-budget" => {
-                    let bytes: usize = value.trim().trim_end_matches(['B', 'b']).parse().with_context(|| format!("`{value}` is not a byte count such as 64B"))?;
-                    let dim = engine.spaces().into_iter().find(|s| s.row.label == label).map(|s| s.row.dim).ok_or_else(|| anyhow::anyhow!("no space `{label}`"))?;
+                    let bytes: usize = value
+                        .trim()
+                        .trim_end_matches(['B', 'b'])
+                        .parse()
+                        .with_context(|| format!("`{value}` is not a byte count such as 64B"))?;
+                    let dim = engine
+                        .spaces()
+                        .into_iter()
+                        .find(|s| s.row.label == label)
+                        .map(|s| s.row.dim)
+                        .ok_or_else(|| anyhow::anyhow!("no space `{label}`"))?;
                     let chosen = pith_pipeline::index::coded::codec_for_budget(bytes, dim)?;
                     println!("{bytes} B per {dim}-d vector: {chosen}");
                     chosen.to_string()

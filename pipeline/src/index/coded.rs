@@ -381,8 +381,11 @@ impl super::AnnIndex for CodedIndex {
         *self.gate() = Some(Vec::new());
         let built = (|| -> Result<(State, u64)> {
             let generation = self.generation.load(Ordering::Acquire) + 1;
-            let file =
-                if self.read_only { RerankFile::memory(self.dim) } else { RerankFile::create(&rows_path(&self.dir, generation), self.dim)? };
+            let file = if self.read_only {
+                RerankFile::memory(self.dim)
+            } else {
+                RerankFile::create(&rows_path(&self.dir, generation), self.dim)?
+            };
             let mut st = empty_state(file);
             st.rows.reserve(capacity);
             let mut sample: Vec<f32> = Vec::new();

@@ -35,7 +35,13 @@ impl RerankFile {
     pub fn open(path: &Path, dim: usize) -> Result<Self> {
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io_err(path))?;
         let len = file.metadata().map_err(io_err(path))?.len() as usize;
-        Ok(RerankFile { path: path.to_path_buf(), file: Some(file), writable: true, dim, tail: Mutex::new(Tail { disk: len / (dim * 4), mem: Vec::new() }) })
+        Ok(RerankFile {
+            path: path.to_path_buf(),
+            file: Some(file),
+            writable: true,
+            dim,
+            tail: Mutex::new(Tail { disk: len / (dim * 4), mem: Vec::new() }),
+        })
     }
 
     /// Open the first `rows` rows of a file without ever writing to it.
@@ -45,7 +51,13 @@ impl RerankFile {
         if len < rows * dim * 4 {
             return Err(PipelineError::VectorIndex(format!("{} is shorter than its ids", path.display())));
         }
-        Ok(RerankFile { path: path.to_path_buf(), file: Some(file), writable: false, dim, tail: Mutex::new(Tail { disk: rows, mem: Vec::new() }) })
+        Ok(RerankFile {
+            path: path.to_path_buf(),
+            file: Some(file),
+            writable: false,
+            dim,
+            tail: Mutex::new(Tail { disk: rows, mem: Vec::new() }),
+        })
     }
 
     /// Rows in memory only (read-only processes rebuilding from the store).
