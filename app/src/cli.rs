@@ -205,6 +205,22 @@ pub enum BenchCmd {
     /// Vector indexes on raw vectors (fvecs, npy or TSV): build time,
     /// bytes/vector, recall@k, single-threaded QPS and latency, per codec.
     Ann(AnnArgs),
+    /// Every codec on a live space's own vectors: recall@10 against exact
+    /// float32 search, bytes/vector, QPS (held-out stored vectors as queries).
+    Compression {
+        /// Space label (text, visual, conse, clip, clap).
+        space: String,
+        #[arg(long, default_value = "f32,f16,int8,int4,binary,rbq2,rbq4,pq16,pq32,pca96+int8")]
+        codec: String,
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        #[arg(long, default_value = "0,100")]
+        rerank: String,
+        #[arg(long, default_value_t = 64)]
+        ef: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Search latency over an existing store with queries from a file (one per line).
     Search {
         queries: PathBuf,

@@ -408,6 +408,35 @@ fn bench(cfg: EngineConfig, b: BenchCmd) -> Result<()> {
             }
         }
         BenchCmd::Ann(a) => bench_ann(a)?,
+        BenchCmd::Compression { space, codec, queries, rerank, ef, json } => {
+            use pith_pipeline::eval::{ann, vecfile};
+            let engine = Engine::open_read_only(cfg)?;
+            let (dim, mut data) = engine.space_vectors(&space, 1_000_000)?;
+            let n = data.len() / dim.max(1);
+            if n < queries * 2 {
+                bail!("space {space} has {n} vectors; it needs at least {} (twice --queries)", queries * 2);
+            }
+            // Every (n/queries)-th vector is held out as a query.
+            let step = n / queries;
+            let mut qs = Vec::with_capacity(queries * dim);
+            let mut base = Vec::with_capacity(data.len());
+            for (i, row) in data.chunks_exact(dim).enumerate() {
+                if i % step == 0 && qs.len() < queries * dim {
+                    qs.extend_from_slice(row)
+                } else {
+                    base.extend_from_slice(row)
+                }
+            }
+            data.clear();
+            let base = vecfile::Vectors { dim, data: base };
+            let metric = pith_pipeline::quant::Metric::Dot;
+            let truth = ann::ground_truth(&base, &qs, metric, 100);
+            let codecs = codec.split(',').map(|c| c.parse()).collect::<Result<Vec<pith_pipeline::quant::CodecSpec>, _>>()?;
+            let cfg = ann::AnnConfig { codecs, efs: vec![ef], reranks: list(&rerank, "rerank")?, k: 10, metric, graph: true };
+            let work = tempfile::tempdir()?;
+            eprintln!("space {space}: {} vectors, {} held out as queries, {dim}-d", base.len(), qs.len() / dim);
+            print_ann(&ann::run(&base, &qs, &truth, &cfg, work.path())?, 10, json, dim)?;
+        }
         BenchCmd::Search { queries, k, json } => {
             let engine = Engine::open_read_only(cfg)?;
             let qs: Vec<String> =
@@ -492,17 +521,32 @@ fn bench_ann(a: AnnArgs) -> Result<()> {
         t.elapsed().as_secs_f64()
     );
     let rows = ann::run(base.as_ref(), &queries, &truth, &cfg, work.path())?;
-    if a.json {
-        println!("{}", serde_json::to_string(&rows)?);
-    } else {
-        println!("| codec | index | bytes/vector | re-rank | ef | build s | recall@{} | QPS | p50 ms | p99 ms | RSS MB |", a.k);
-        println!("|---|---|---|---|---|---|---|---|---|---|---|");
-        for r in rows {
-            println!(
-                "| {} | {} | {} | {} | {} | {:.2} | {:.3} | {:.0} | {:.3} | {:.3} | {:.0} |",
-                r.codec, r.index, r.bytes_per_vector, r.rerank, r.ef, r.build_s, r.recall, r.qps, r.p50_ms, r.p99_ms, r.rss_mb
-            );
-        }
+    print_ann(&rows, a.k, a.json, dim)
+}
+
+fn print_ann(rows: &[pith_pipeline::eval::ann::AnnRow], k: usize, json: bool, dim: usize) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(rows)?);
+        return Ok(());
+    }
+    println!("| codec | index | bytes/vector | vs f32 | re-rank | ef | build s | recall@{k} | QPS | p50 ms | p99 ms | RSS MB |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {:.0}× | {} | {} | {:.2} | {:.3} | {:.0} | {:.3} | {:.3} | {:.0} |",
+            r.codec,
+            r.index,
+            r.bytes_per_vector,
+            (dim * 4) as f64 / r.bytes_per_vector.max(1) as f64,
+            r.rerank,
+            r.ef,
+            r.build_s,
+            r.recall,
+            r.qps,
+            r.p50_ms,
+            r.p99_ms,
+            r.rss_mb
+        );
     }
     Ok(())
 }

@@ -457,6 +457,22 @@ impl Engine {
         Ok(())
     }
 
+    /// Up to `limit` float32 vectors of the active space `label`, flattened
+    /// (for `pith bench compression`).
+    pub fn space_vectors(&self, label: &str, limit: usize) -> Result<(usize, Vec<f32>)> {
+        let (id, ix) = self.space(label).ok_or_else(|| PipelineError::BadInput(format!("no active space `{label}`")))?;
+        let mut out = Vec::new();
+        self.reader()?.for_each_vector_batch(id, None, 4096, |b| {
+            for (_, v) in b {
+                if out.len() < limit * ix.dim() {
+                    out.extend(v);
+                }
+            }
+            Ok(())
+        })?;
+        Ok((ix.dim(), out))
+    }
+
     fn footprint(&self, s: &Space) -> IndexFootprint {
         let mut f = s.ix.footprint();
         if f.disk_bytes == 0 {

@@ -423,6 +423,27 @@ pub async fn healthz(State(st): State<AppState>) -> Result<Json<crate::openapi::
     Ok(Json(crate::openapi::Health { status: "ok".into(), files }))
 }
 
+/// Body of `PUT /api/spaces/{label}/codec`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CodecBody {
+    /// `f32`, `f16`, `int8`, `int4`, `binary`, `rbq2`..`rbq4`, `pq16`, `pq32`,
+    /// `opq16`, `pca96+int8`, ...; `+rerank` re-ranks with float32 from disk.
+    pub codec: String,
+}
+
+#[utoipa::path(put, path = "/api/spaces/{label}/codec", params(("label" = String, Path, description = "Space label: text, visual, conse, clip or clap")), request_body = CodecBody, responses((status = 200, description = "Re-encoded; the new footprint of each space with this label", body = Vec<pith_pipeline::index::IndexFootprint>), (status = 400, description = "Unknown space or codec, or a codec that does not fit the dimension", body = crate::openapi::ErrorBody), (status = 401, description = "API key required", body = crate::openapi::ErrorBody), (status = 403, description = "Host not allowed", body = crate::openapi::ErrorBody), (status = 503, description = "Overloaded, or the store is open read-only", body = crate::openapi::ErrorBody)))]
+/// Change how a space keeps its vectors. The space is re-encoded beside the
+/// live index, which keeps answering searches until the swap; the request
+/// returns when the new index is in place.
+pub async fn set_codec(
+    State(st): State<AppState>,
+    UrlPath(label): UrlPath<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Vec<pith_pipeline::index::IndexFootprint>>, ApiError> {
+    let b: CodecBody = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
+    Ok(Json(st.run(move |e| Ok(e.set_codec(&label, &b.codec)?)).await?))
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("no such route".into())
 }

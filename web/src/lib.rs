@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/items/{id}/segments", get(api::segments))
         .route("/api/items/{id}/similar", get(api::similar))
         .route("/api/status", get(api::status))
+        .route("/api/spaces/{label}/codec", axum::routing::put(api::set_codec))
         .route("/api/openapi.json", get(openapi::serve))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), state::require_key))

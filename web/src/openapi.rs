@@ -69,6 +69,7 @@ pub struct Health {
         crate::api::segments,
         crate::api::similar,
         crate::api::status,
+        crate::api::set_codec,
         crate::api::healthz
     ),
     components(schemas(ErrorBody, ErrorDetail, Health, SearchBody))

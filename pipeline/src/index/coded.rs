@@ -496,3 +496,78 @@ impl super::AnnIndex for CodedIndex {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::AnnIndex;
+    use super::*;
+
+    fn unit(seed: usize, dim: usize) -> Vec<f32> {
+        let mut v: Vec<f32> = (0..dim).map(|i| (((seed * 7919 + i * 104729) % 1000) as f32 / 500.0) - 1.0).collect();
+        pith_models::l2_normalize(&mut v);
+        v
+    }
+
+    fn items(range: std::ops::Range<usize>, dim: usize) -> Vec<(ChunkId, Vec<f32>)> {
+        range.map(|i| (ChunkId(i as i64), unit(i, dim))).collect()
+    }
+
+    #[test]
+    fn trains_when_big_enough_keeps_changes_made_during_the_rebuild_and_reloads() {
+        let d = tempfile::tempdir().unwrap();
+        let setting: CodecSetting = "int8+rerank".parse().unwrap();
+        let ix = CodedIndex::open("t", 16, setting.clone(), d.path(), false).unwrap();
+        ix.insert(&items(1..40, 16));
+        assert!(ix.needs_compaction() && !ix.trained(), "39 vectors are enough to train int8");
+        assert_eq!(ix.search(&unit(7, 16), 1, None)[0].0, ChunkId(7), "exact scan before training");
+        let store = items(1..40, 16);
+        ix.rebuild(40, &mut |add| {
+            // Changes while the new index is built go to the old one and a log.
+            ix.insert(&[(ChunkId(500), unit(500, 16))]);
+            ix.remove(&[ChunkId(3)]);
+            add(&store);
+            Ok(())
+        })
+        .unwrap();
+        assert!(ix.trained() && !ix.needs_compaction());
+        let live = ix.live_ids();
+        assert!(live.contains(&ChunkId(500)) && !live.contains(&ChunkId(3)) && live.len() == 39, "{}", live.len());
+        assert_eq!(ix.search(&unit(500, 16), 1, None)[0].0, ChunkId(500));
+        assert!(ix.search(&unit(3, 16), 40, None).iter().all(|(id, _)| *id != ChunkId(3)));
+        ix.save(d.path()).unwrap();
+        drop(ix);
+        let back = CodedIndex::open("t", 16, setting.clone(), d.path(), false).unwrap();
+        assert!(back.trained());
+        // Tombstones are not saved (reconciliation with the store re-applies them); rows are.
+        assert_eq!(back.len(), 40);
+        assert_eq!(back.search(&unit(21, 16), 1, None)[0].0, ChunkId(21));
+        // A read-only reader adds rows in memory and never writes the files.
+        let before: Vec<(String, u64)> = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .map(|e| (e.file_name().to_string_lossy().into(), e.metadata().unwrap().len()))
+            .collect();
+        let ro = CodedIndex::open("t", 16, setting, d.path(), true).unwrap();
+        ro.insert(&[(ChunkId(900), unit(900, 16))]);
+        assert_eq!(ro.search(&unit(900, 16), 1, None)[0].0, ChunkId(900));
+        let mut after: Vec<(String, u64)> = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .map(|e| (e.file_name().to_string_lossy().into(), e.metadata().unwrap().len()))
+            .collect();
+        let mut before = before;
+        before.sort();
+        after.sort();
+        assert_eq!(before, after, "a read-only index wrote to the store");
+    }
+
+    #[test]
+    fn a_budget_picks_the_best_codec_that_fits() {
+        let pick = |b| codec_for_budget(b, 384).unwrap().to_string();
+        assert_eq!(pick(4096), "f32");
+        assert_eq!(pick(384), "int8+rerank");
+        assert_eq!(pick(64), "binary+rerank");
+        assert_eq!(pick(16), "pq16+rerank");
+        assert!(codec_for_budget(4, 384).is_err());
+    }
+}

@@ -219,3 +219,73 @@ pub fn scan(dist: &CodeDist, points: &[u32], query: &[u32], r: usize) -> Vec<(us
     out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::{self, CodecSpec};
+
+    fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+        let mut rng = crate::quant::Rng::new(seed);
+        let mut out = Vec::with_capacity(n * dim);
+        for i in 0..n {
+            let mut v: Vec<f32> =
+                (0..dim).map(|j| ((i % 17) as f32 * (j as f32 + 1.0)).sin() + ((rng.next_u64() % 1000) as f32 / 1000.0 - 0.5)).collect();
+            pith_models::l2_normalize(&mut v);
+            out.extend(v);
+        }
+        out
+    }
+
+    fn graph_of(spec: &str, base: &[f32], dim: usize, metric: Metric) -> CodeGraph {
+        let codec: Arc<dyn Codec> = Arc::from(quant::train(&spec.parse::<CodecSpec>().unwrap(), dim, base, None).unwrap());
+        let mut g = CodeGraph::new(codec.clone(), metric, base.len() / dim);
+        let points: Vec<(Vec<u32>, usize)> = base.chunks_exact(dim).enumerate().map(|(i, v)| (g.dist.point(v), i * 10)).collect();
+        g.insert(&points);
+        g
+    }
+
+    #[test]
+    fn graph_search_finds_what_a_scan_finds_and_survives_a_save() {
+        let dim = 32;
+        let base = data(1500, dim, 1);
+        let queries = data(40, dim, 2);
+        for (spec, metric) in [("f32", Metric::Dot), ("int8", Metric::L2), ("binary", Metric::Dot)] {
+            let g = graph_of(spec, &base, dim, metric);
+            let flat: Vec<u32> = base.chunks_exact(dim).flat_map(|v| g.dist.point(v)).collect();
+            let mut agree = 0;
+            for q in queries.chunks_exact(dim) {
+                let qw = g.dist.query(q);
+                let scanned: Vec<usize> = scan(&g.dist, &flat, &qw, 10).into_iter().map(|(row, _)| row * 10).collect();
+                let walked: Vec<usize> = g.search(&qw, 10, 64, None).into_iter().map(|(l, _)| l).collect();
+                agree += walked.iter().filter(|l| scanned.contains(l)).count();
+            }
+            let recall = agree as f32 / (queries.len() / dim * 10) as f32;
+            assert!(recall > 0.9, "{spec}: graph vs scan recall {recall}");
+            let d = tempfile::tempdir().unwrap();
+            g.save(&d.path().join("g.bin")).unwrap();
+            let back = CodeGraph::load(&d.path().join("g.bin"), g.codec().clone(), metric).unwrap();
+            let qw = g.dist.query(&queries[..dim]);
+            assert_eq!(back.search(&qw, 10, 64, None), g.search(&qw, 10, 64, None), "{spec}");
+            // A filter keeps only its labels, and still finds ten of them.
+            let keep = |l: usize| l.is_multiple_of(20);
+            let hits = g.search(&qw, 10, 64, Some(&keep));
+            assert!(hits.len() == 10 && hits.iter().all(|(l, _)| l.is_multiple_of(20)), "{spec}: {hits:?}");
+        }
+    }
+
+    #[test]
+    fn a_truncated_graph_file_is_an_error_not_a_panic() {
+        let dim = 16;
+        let base = data(300, dim, 3);
+        let g = graph_of("int8", &base, dim, Metric::Dot);
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("g.bin");
+        g.save(&p).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        for cut in [3, 20, bytes.len() / 2, bytes.len() - 5] {
+            std::fs::write(&p, &bytes[..cut]).unwrap();
+            assert!(CodeGraph::load(&p, g.codec().clone(), Metric::Dot).is_err(), "cut at {cut}");
+        }
+    }
+}

@@ -45,6 +45,28 @@ fn halves(code: &[u32]) -> impl Iterator<Item = f32> + '_ {
     bytemuck::cast_slice::<u32, u16>(code).iter().map(|h| half::f16::from_bits(*h).to_f32())
 }
 
+thread_local! {
+    static WIDE: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Widen one or two f16 codes into per-thread float buffers (F16C when the
+/// CPU has it) and run `f` on them.
+fn widened<R>(dim: usize, a: &[u32], b: Option<&[u32]>, f: impl FnOnce(&[f32], &[f32]) -> R) -> R {
+    use half::slice::HalfFloatSliceExt;
+    WIDE.with(|w| {
+        let (wa, wb) = &mut *w.borrow_mut();
+        wa.resize(dim, 0.0);
+        let ha: &[half::f16] = bytemuck::cast_slice(a);
+        ha[..dim].convert_to_f32_slice(wa);
+        if let Some(b) = b {
+            wb.resize(dim, 0.0);
+            let hb: &[half::f16] = bytemuck::cast_slice(b);
+            hb[..dim].convert_to_f32_slice(wb);
+        }
+        f(wa, wb)
+    })
+}
+
 impl Codec for F16 {
     fn spec(&self) -> CodecSpec {
         CodecSpec::F16
@@ -67,10 +89,10 @@ impl Codec for F16 {
         q.to_vec()
     }
     fn score(&self, prepared: &[f32], code: &[u32]) -> f32 {
-        prepared.iter().zip(halves(code)).map(|(q, x)| q * x).sum()
+        widened(self.dim, code, None, |x, _| pith_models::dot(&prepared[..self.dim], x))
     }
     fn distance(&self, a: &[u32], b: &[u32]) -> f32 {
-        halves(a).zip(halves(b)).take(self.dim).map(|(x, y)| (x - y) * (x - y)).sum()
+        widened(self.dim, a, Some(b), pith_models::l2_squared)
     }
     fn write_params(&self, _: &mut Writer) {}
 }
@@ -167,14 +189,7 @@ impl Codec for Sq {
         if self.bits == 8 {
             p[d] + weighted(&p[..d], &bytes[..d])
         } else {
-            let mut s = 0f32;
-            for (j, b) in bytes[..d / 2].iter().enumerate() {
-                s += p[2 * j] * (b & 15) as f32 + p[2 * j + 1] * (b >> 4) as f32;
-            }
-            if d % 2 == 1 {
-                s += p[d - 1] * (bytes[d / 2] & 15) as f32;
-            }
-            p[d] + s
+            p[d] + nibbles(bytes, d, None, |c, _| weighted(&p[..d], c))
         }
     }
     fn distance(&self, a: &[u32], b: &[u32]) -> f32 {
@@ -182,17 +197,34 @@ impl Codec for Sq {
         if self.bits == 8 {
             return step_l2(&self.step, &a[..self.dim], &b[..self.dim]);
         }
-        (0..self.dim)
-            .map(|i| {
-                let t = self.step[i] * (self.get(a, i) as f32 - self.get(b, i) as f32);
-                t * t
-            })
-            .sum()
+        nibbles(a, self.dim, Some(b), |x, y| step_l2(&self.step, x, y))
     }
     fn write_params(&self, w: &mut Writer) {
         w.f32s(&self.lo);
         w.f32s(&self.step);
     }
+}
+
+thread_local! {
+    static UNPACKED: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Unpack one or two 4-bit codes to a level per byte (per-thread buffers), so
+/// the 8-bit kernels score them.
+fn nibbles<R>(a: &[u8], dim: usize, b: Option<&[u8]>, f: impl FnOnce(&[u8], &[u8]) -> R) -> R {
+    fn unpack(src: &[u8], dim: usize, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend(src[..dim.div_ceil(2)].iter().flat_map(|b| [b & 15, b >> 4]));
+        out.truncate(dim);
+    }
+    UNPACKED.with(|u| {
+        let (ua, ub) = &mut *u.borrow_mut();
+        unpack(a, dim, ua);
+        if let Some(b) = b {
+            unpack(b, dim, ub);
+        }
+        f(ua, ub)
+    })
 }
 
 /// `Σ w_i · c_i` over bytes, vectorised (AVX2 when present).
