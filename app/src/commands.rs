@@ -197,18 +197,8 @@ fn status(cfg: EngineConfig, json: bool, errors: usize) -> Result<()> {
     Ok(())
 }
 
-fn megabytes(b: u64) -> String {
-    format!("{:.1} MB", b as f64 / 1e6)
-}
-
 fn footprint(f: &pith_pipeline::index::IndexFootprint) -> String {
-    format!(
-        "codec {}: {} B/vector, index RAM {}, on disk {}",
-        f.codec,
-        f.bytes_per_vector,
-        megabytes(f.ram_bytes as u64),
-        megabytes(f.disk_bytes)
-    )
+    format!("codec {}: {} B/vector, index RAM {}, on disk {}", f.codec, f.bytes_per_vector, f.ram_text(), f.disk_text())
 }
 
 fn settings(cfg: EngineConfig, c: ConfigCmd) -> Result<()> {

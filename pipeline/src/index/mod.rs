@@ -34,6 +34,25 @@ pub struct IndexFootprint {
     pub disk_bytes: u64,
 }
 
+impl IndexFootprint {
+    fn human(b: u64) -> String {
+        match b {
+            0..1_000 => format!("{b} B"),
+            1_000..1_000_000 => format!("{:.1} KB", b as f64 / 1e3),
+            1_000_000..1_000_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+            _ => format!("{:.2} GB", b as f64 / 1e9),
+        }
+    }
+    /// Index RAM for people ("1.1 MB").
+    pub fn ram_text(&self) -> String {
+        Self::human(self.ram_bytes as u64)
+    }
+    /// On-disk size for people.
+    pub fn disk_text(&self) -> String {
+        Self::human(self.disk_bytes)
+    }
+}
+
 pub trait AnnIndex: Send + Sync {
     fn dim(&self) -> usize;
     /// Add vectors (ids already present are ignored).

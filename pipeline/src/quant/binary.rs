@@ -117,8 +117,7 @@ impl Codec for Residual {
     fn distance(&self, a: &[u32], b: &[u32]) -> f32 {
         let w = self.words_per_level();
         if self.levels == 1 {
-            let ham: u32 = a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum();
-            return 4.0 * self.scales[0] * self.scales[0] * ham as f32;
+            return 4.0 * self.scales[0] * self.scales[0] * hamming(a, b) as f32;
         }
         let mut total = 0f32;
         for l in 0..self.levels {
@@ -140,4 +139,29 @@ impl Codec for Residual {
         w.f32s(&self.mean);
         w.f32s(&self.scales);
     }
+}
+
+/// Differing bits of two codes, with the CPU's popcount instruction when it
+/// has one (the x86-64 baseline does not, and the software fallback is 3×
+/// slower in graph building).
+fn hamming(a: &[u32], b: &[u32]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            return unsafe { hamming_popcnt(a, b) };
+        }
+    }
+    hamming_plain(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn hamming_popcnt(a: &[u32], b: &[u32]) -> u32 {
+    hamming_plain(a, b)
+}
+
+#[inline(always)]
+fn hamming_plain(a: &[u32], b: &[u32]) -> u32 {
+    a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
 }

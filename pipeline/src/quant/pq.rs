@@ -22,6 +22,9 @@ pub struct Pq {
     centroids: Vec<f32>,
     /// `dim × dim`, applied as `x · R`.
     rotation: Option<Vec<f32>>,
+    /// Centroid-to-centroid squared distances per sub-space (`m × K × K`),
+    /// built on first use: graph building compares codes millions of times.
+    sdc: std::sync::OnceLock<Vec<f32>>,
 }
 
 fn codebooks(y: &[f32], dim: usize, m: usize, iters: usize) -> Vec<f32> {
@@ -57,12 +60,12 @@ impl Pq {
         let n = (sample.len() / dim).min(MAX_TRAIN);
         let x = &sample[..n * dim];
         if !opq {
-            return Ok(Pq { dim, m, centroids: codebooks(x, dim, m, 20), rotation: None });
+            return Ok(Pq { dim, m, centroids: codebooks(x, dim, m, 20), rotation: None, sdc: Default::default() });
         }
         let mut r: Vec<f32> = (0..dim * dim).map(|i| if i / dim == i % dim { 1.0 } else { 0.0 }).collect();
         for _ in 0..6 {
             let y = times(x, dim, &r, dim);
-            let pq = Pq { dim, m, centroids: codebooks(&y, dim, m, 8), rotation: None };
+            let pq = Pq { dim, m, centroids: codebooks(&y, dim, m, 8), rotation: None, sdc: Default::default() };
             let mut yhat = vec![0f32; y.len()];
             let mut code = vec![0u32; pq.code_words()];
             for (row, out) in y.chunks_exact(dim).zip(yhat.chunks_exact_mut(dim)) {
@@ -72,7 +75,7 @@ impl Pq {
             r = polar(&at_b(x, dim, &yhat, dim), dim);
         }
         let y = times(x, dim, &r, dim);
-        Ok(Pq { dim, m, centroids: codebooks(&y, dim, m, 20), rotation: Some(r) })
+        Ok(Pq { dim, m, centroids: codebooks(&y, dim, m, 20), rotation: Some(r), sdc: Default::default() })
     }
 
     pub fn read(dim: usize, m: usize, opq: bool, r: &mut Reader) -> Result<Self> {
@@ -81,7 +84,7 @@ impl Pq {
         }
         let centroids = r.f32s(m * K * (dim / m))?;
         let rotation = if opq { Some(r.f32s(dim * dim)?) } else { None };
-        Ok(Pq { dim, m, centroids, rotation })
+        Ok(Pq { dim, m, centroids, rotation, sdc: Default::default() })
     }
 
     fn rotate(&self, x: &[f32]) -> Vec<f32> {
@@ -181,15 +184,21 @@ impl Codec for Pq {
         bytes_of(code)[..self.m].iter().enumerate().map(|(part, c)| lut[part * K + *c as usize]).sum()
     }
     fn distance(&self, a: &[u32], b: &[u32]) -> f32 {
-        let sub = self.dim / self.m;
-        let (a, b) = (bytes_of(a), bytes_of(b));
-        (0..self.m)
-            .map(|part| {
+        let sdc = self.sdc.get_or_init(|| {
+            let sub = self.dim / self.m;
+            let mut t = vec![0f32; self.m * K * K];
+            for part in 0..self.m {
                 let book = self.book(part);
-                let (ca, cb) = (a[part] as usize, b[part] as usize);
-                book[ca * sub..(ca + 1) * sub].iter().zip(&book[cb * sub..(cb + 1) * sub]).map(|(x, y)| (x - y) * (x - y)).sum::<f32>()
-            })
-            .sum()
+                for i in 0..K {
+                    for j in 0..K {
+                        t[(part * K + i) * K + j] = pith_models::l2_squared(&book[i * sub..(i + 1) * sub], &book[j * sub..(j + 1) * sub]);
+                    }
+                }
+            }
+            t
+        });
+        let (a, b) = (bytes_of(a), bytes_of(b));
+        (0..self.m).map(|part| sdc[(part * K + a[part] as usize) * K + b[part] as usize]).sum()
     }
     fn write_params(&self, w: &mut Writer) {
         w.f32s(&self.centroids);
