@@ -400,10 +400,13 @@ fn bench(cfg: EngineConfig, b: BenchCmd) -> Result<()> {
         BenchCmd::Ann(a) => bench_ann(a)?,
         BenchCmd::Compression { space, codec, queries, rerank, ef, json } => {
             use pith_pipeline::eval::{ann, vecfile};
+            if queries == 0 {
+                bail!("--queries must be at least 1");
+            }
             let engine = Engine::open_read_only(cfg)?;
             let (dim, mut data) = engine.space_vectors(&space, 1_000_000)?;
             let n = data.len() / dim.max(1);
-            if n < queries * 2 {
+            if n < queries.saturating_mul(2) {
                 bail!("space {space} has {n} vectors; it needs at least {} (twice --queries)", queries * 2);
             }
             // Every (n/queries)-th vector is held out as a query.
@@ -474,6 +477,9 @@ fn bench_ann(a: AnnArgs) -> Result<()> {
         (Some(spec), _) => {
             let (n, dim) = spec.split_once('x').ok_or_else(|| anyhow::anyhow!("--synthetic wants NxDIM"))?;
             let (n, dim): (usize, usize) = (n.parse()?, dim.parse()?);
+            if n == 0 || dim == 0 || a.holdout == 0 {
+                bail!("--synthetic needs N, DIM and --holdout above 0");
+            }
             let gen = ann::Synthetic { n: n + a.holdout, dim, clusters: (n / 100).clamp(10, 10_000), seed: 42 };
             let mut q = vec![0f32; a.holdout * dim];
             q.chunks_exact_mut(dim).enumerate().for_each(|(i, row)| ann::RowSource::row(&gen, n + i, row));
@@ -482,7 +488,13 @@ fn bench_ann(a: AnnArgs) -> Result<()> {
         (None, Some(path)) => {
             let mut base = vecfile::read_vectors(path, a.dims)?;
             let queries = match &a.queries {
-                Some(q) => vecfile::read_vectors(q, a.dims)?.data,
+                Some(q) => {
+                    let q = vecfile::read_vectors(q, a.dims)?;
+                    if q.dim != base.dim {
+                        bail!("queries are {}-d, the base is {}-d", q.dim, base.dim);
+                    }
+                    q.data
+                }
                 None => {
                     let keep = base
                         .len()
@@ -492,16 +504,29 @@ fn bench_ann(a: AnnArgs) -> Result<()> {
                     base.data.split_off(keep * base.dim)
                 }
             };
+            let mut queries = queries;
+            if a.metric == "cosine" {
+                base.data.chunks_exact_mut(base.dim).for_each(pith_models::l2_normalize);
+                queries.chunks_exact_mut(base.dim).for_each(pith_models::l2_normalize);
+            }
             (Box::new(base), queries)
         }
         (None, None) => bail!("give --base FILE or --synthetic NxDIM"),
     };
     let dim = base.dim();
-    if queries.len() % dim != 0 {
-        bail!("queries have a different dimension than the base ({dim})");
+    let nq = queries.len() / dim;
+    if nq == 0 {
+        bail!("no queries");
     }
     let truth = match &a.gt {
-        Some(p) => vecfile::read_neighbours(p)?,
+        Some(p) => {
+            let mut t = vecfile::read_neighbours(p)?;
+            if t.len() < nq || t.iter().any(|r| r.len() < a.k) {
+                bail!("{} has {} neighbour lists for {nq} queries (each needs at least {})", p.display(), t.len(), a.k);
+            }
+            t.truncate(nq);
+            t
+        }
         None => ann::ground_truth(base.as_ref(), &queries, metric, a.k.max(100)),
     };
     eprintln!(

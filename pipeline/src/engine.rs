@@ -91,6 +91,8 @@ pub struct Engine {
     pub(crate) text: TextIndex,
     /// Every live space (see `store::spaces`), with its graph.
     pub(crate) spaces: RwLock<Vec<Space>>,
+    /// Serialises codec changes and checkpoints (both rebuild and save indexes).
+    maintenance: Mutex<()>,
     encoders: OnceLock<Encoders>,
     encoders_lock: Mutex<()>,
 }
@@ -164,8 +166,24 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir).map_or(0, |d| d.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
 }
 
-fn coded_dir(data_dir: &std::path::Path, id: SpaceId) -> PathBuf {
-    data_dir.join("vectors").join(format!("{id}-coded"))
+/// Each (space, codec setting) has its own folder, so re-encoding never
+/// writes where the live index keeps its files.
+fn coded_dir(data_dir: &std::path::Path, id: SpaceId, setting: &CodecSetting) -> PathBuf {
+    data_dir.join("vectors").join(format!("{id}-coded-{setting}"))
+}
+
+/// Delete the vector folders of `id` other than `keep` (older codecs' indexes).
+fn tidy_vector_dirs(data_dir: &std::path::Path, id: SpaceId, keep: &std::path::Path) {
+    let plain = vectors_dir(data_dir, id);
+    let prefix = format!("{id}-coded-");
+    let Ok(entries) = std::fs::read_dir(data_dir.join("vectors")) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        let ours = p == plain || e.file_name().to_string_lossy().starts_with(&prefix);
+        if ours && p != keep {
+            let _ = std::fs::remove_dir_all(&p);
+        }
+    }
 }
 
 fn vectors_dir(data_dir: &std::path::Path, id: SpaceId) -> PathBuf {
@@ -204,6 +222,7 @@ impl Engine {
             _lock: Some(lock),
             text,
             spaces: RwLock::new(spaces),
+            maintenance: Mutex::new(()),
             encoders: OnceLock::new(),
             encoders_lock: Mutex::new(()),
         };
@@ -231,6 +250,7 @@ impl Engine {
             _lock: None,
             text,
             spaces: RwLock::new(spaces),
+            maintenance: Mutex::new(()),
             encoders: OnceLock::new(),
             encoders_lock: Mutex::new(()),
         };
@@ -442,6 +462,7 @@ impl Engine {
         if self.is_read_only() {
             return Ok(());
         }
+        let _maint = self.maintenance.lock().unwrap_or_else(|p| p.into_inner());
         for Space { row, ix, .. } in self.spaces() {
             let id = row.id;
             if ix.needs_compaction() {
@@ -483,9 +504,11 @@ impl Engine {
 
     /// Keep the vectors of every space labelled `label` with `codec` (a
     /// `CodecSetting` such as `binary+rerank`; `f32` for plain float32).
-    /// The new index is built from the store beside the old one, which keeps
-    /// answering searches until the swap: no downtime.
+    /// The new index is built from the store in its own folder beside the
+    /// old one, which keeps answering searches until the swap: no downtime.
+    /// The setting is recorded only once the new index is built.
     pub fn set_codec(&self, label: &str, codec: &str) -> Result<Vec<IndexFootprint>> {
+        let _maint = self.maintenance.lock().unwrap_or_else(|p| p.into_inner());
         let setting: CodecSetting = codec.parse()?;
         let targets: Vec<Space> = self.spaces().into_iter().filter(|s| s.row.label == label).collect();
         if targets.is_empty() {
@@ -496,15 +519,19 @@ impl Engine {
             setting.spec.check_dim(s.row.dim)?;
         }
         let plain = setting.spec == CodecSpec::F32;
-        self.store()?.set_space_codec(label, (!plain).then(|| setting.to_string()).as_deref())?;
-        let mut out = Vec::new();
-        for s in targets {
-            let (coded, plain_dir) = (coded_dir(&self.cfg.data_dir, s.row.id), vectors_dir(&self.cfg.data_dir, s.row.id));
+        let current = self.reader()?.space_codecs()?.get(label).cloned().unwrap_or_else(|| "f32".into());
+        if current.parse::<CodecSetting>().is_ok_and(|c| c == setting || (plain && c.spec == CodecSpec::F32)) {
+            return Ok(targets.iter().map(|s| self.footprint(s)).collect());
+        }
+        let mut built = Vec::new();
+        for s in &targets {
+            let dir = if plain { vectors_dir(&self.cfg.data_dir, s.row.id) } else { coded_dir(&self.cfg.data_dir, s.row.id, &setting) };
             let ix: Arc<dyn AnnIndex> = if plain {
                 Arc::new(VectorIndex::empty(&s.row.label, s.row.dim))
             } else {
-                let _ = std::fs::remove_dir_all(&coded);
-                Arc::new(CodedIndex::open(&s.row.label, s.row.dim, setting.clone(), &coded, false)?)
+                // Not the live folder (that has another setting): leftovers only.
+                let _ = std::fs::remove_dir_all(&dir);
+                Arc::new(CodedIndex::open(&s.row.label, s.row.dim, setting.clone(), &dir, false)?)
             };
             let want = self.reader()?.vector_ids_of_space(s.row.id)?;
             ix.rebuild(want.len(), &mut |add| {
@@ -513,15 +540,22 @@ impl Engine {
                     Ok(())
                 })
             })?;
-            ix.save(&plain_dir)?;
+            ix.save(&dir)?;
+            built.push((s.row.id, ix, dir));
+        }
+        self.store()?.set_space_codec(label, (!plain).then(|| setting.to_string()).as_deref())?;
+        let mut out = Vec::new();
+        for (id, ix, dir) in built {
             {
                 let mut spaces = self.spaces.write().unwrap_or_else(|p| p.into_inner());
-                if let Some(slot) = spaces.iter_mut().find(|x| x.row.id == s.row.id) {
+                if let Some(slot) = spaces.iter_mut().find(|x| x.row.id == id) {
                     slot.ix = ix.clone();
                 }
             }
-            let _ = std::fs::remove_dir_all(if plain { &coded } else { &plain_dir });
-            out.push(self.footprint(&Space { ix, ..s }));
+            tidy_vector_dirs(&self.cfg.data_dir, id, &dir);
+            if let Some(s) = self.spaces().into_iter().find(|x| x.row.id == id) {
+                out.push(self.footprint(&s));
+            }
         }
         // Whatever was written during the rebuild went to the old index; add it.
         self.catch_up_vectors(true)?;
@@ -629,7 +663,11 @@ fn load_spaces(store: &Store, wanted: &[(&'static str, String, usize)], data_dir
     let mut out = Vec::new();
     for row in store.live_spaces()? {
         let current = wanted.iter().any(|(l, m, d)| *l == row.label && *m == row.model && *d == row.dim);
-        let ix = open_index(&row, codecs.get(&row.label).map(String::as_str), data_dir, read_only);
+        let (ix, dir) = open_index(&row, codecs.get(&row.label).map(String::as_str), data_dir, read_only);
+        if !read_only {
+            // Folders of earlier codecs (a change interrupted by a crash) go.
+            tidy_vector_dirs(data_dir, row.id, &dir);
+        }
         out.push(Space { row, current, ix });
     }
     Ok(out)
@@ -637,11 +675,15 @@ fn load_spaces(store: &Store, wanted: &[(&'static str, String, usize)], data_dir
 
 /// A space's index: float32 in hnsw_rs by default, or codes (`index::coded`)
 /// when the label has a codec setting.
-fn open_index(row: &SpaceRow, codec: Option<&str>, data_dir: &std::path::Path, read_only: bool) -> Arc<dyn AnnIndex> {
+fn open_index(row: &SpaceRow, codec: Option<&str>, data_dir: &std::path::Path, read_only: bool) -> (Arc<dyn AnnIndex>, PathBuf) {
     let coded = match codec.map(str::parse::<CodecSetting>) {
-        Some(Ok(s)) if s.spec != CodecSpec::F32 => CodedIndex::open(&row.label, row.dim, s, &coded_dir(data_dir, row.id), read_only)
-            .map_err(|e| tracing::warn!(space = %row.label, error = %e, "codec setting unusable; keeping float32"))
-            .ok(),
+        Some(Ok(s)) if s.spec != CodecSpec::F32 => {
+            let dir = coded_dir(data_dir, row.id, &s);
+            CodedIndex::open(&row.label, row.dim, s, &dir, read_only)
+                .map_err(|e| tracing::warn!(space = %row.label, error = %e, "codec setting unusable; keeping float32"))
+                .ok()
+                .map(|c| (c, dir))
+        }
         Some(Err(e)) => {
             tracing::warn!(space = %row.label, error = %e, "bad codec setting; keeping float32");
             None
@@ -649,7 +691,10 @@ fn open_index(row: &SpaceRow, codec: Option<&str>, data_dir: &std::path::Path, r
         _ => None,
     };
     match coded {
-        Some(c) => Arc::new(c),
-        None => Arc::new(VectorIndex::load_or_empty(&row.label, row.dim, &vectors_dir(data_dir, row.id))),
+        Some((c, dir)) => (Arc::new(c), dir),
+        None => {
+            let dir = vectors_dir(data_dir, row.id);
+            (Arc::new(VectorIndex::load_or_empty(&row.label, row.dim, &dir)), dir)
+        }
     }
 }

@@ -83,12 +83,15 @@ fn npy(path: &Path, bytes: &[u8]) -> Result<((usize, usize), Vec<f32>)> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(bad(path, "not a .npy file"));
     }
-    let (hlen, start) = if bytes[6] == 1 {
+    if bytes[6] != 1 && bytes.len() < 12 {
+        return Err(bad(path, "truncated header"));
+    }
+    let (hlen, start): (usize, usize) = if bytes[6] == 1 {
         (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
     } else {
         (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
     };
-    let header = std::str::from_utf8(bytes.get(start..start + hlen).ok_or_else(|| bad(path, "truncated header"))?)
+    let header = std::str::from_utf8(bytes.get(start..start.saturating_add(hlen)).ok_or_else(|| bad(path, "truncated header"))?)
         .map_err(|_| bad(path, "header is not text"))?;
     let field = |key: &str| header.split(key).nth(1).map(|s| s.trim_start_matches([':', ' ', '\'']).to_string());
     let descr: String = field("'descr'").ok_or_else(|| bad(path, "no descr"))?.chars().take_while(|c| *c != '\'').collect();
@@ -109,7 +112,7 @@ fn npy(path: &Path, bytes: &[u8]) -> Result<((usize, usize), Vec<f32>)> {
         [n] => (n, 1),
         _ => return Err(bad(path, "expected a 2-D array")),
     };
-    let body = &bytes[start + hlen..];
+    let body = bytes.get(start + hlen..).unwrap_or_default();
     let values: Vec<f32> = match descr.as_str() {
         "<f4" => body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
         "<f8" => body.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32).collect(),
@@ -117,7 +120,7 @@ fn npy(path: &Path, bytes: &[u8]) -> Result<((usize, usize), Vec<f32>)> {
         "<i8" => body.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32).collect(),
         other => return Err(bad(path, format!("unsupported dtype {other}"))),
     };
-    if values.len() != shape.0 * shape.1 {
+    if shape.0.checked_mul(shape.1) != Some(values.len()) {
         return Err(bad(path, "data length does not match the shape"));
     }
     Ok((shape, values))

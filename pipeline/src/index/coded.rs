@@ -145,12 +145,38 @@ pub struct CodedIndex {
     dir: PathBuf,
     state: RwLock<State>,
     gate: Mutex<Option<Vec<Op>>>,
+    /// Held across a whole rebuild and a whole save, so the two never
+    /// interleave (a save would otherwise delete a rebuild's new row file).
+    maint: Mutex<()>,
     dirty: AtomicBool,
     generation: AtomicU64,
 }
 
+/// Files of one generation: `rows-G.f32` (float32 rows), `ids-G.bin` (row →
+/// chunk id), `codec-G.bin`, `graph-G.bin`. `index.json` names the current
+/// generation and is written last, so it is the commit point of a save; a
+/// rebuild starts a new generation and never touches the files of the one
+/// readers may be using. Older generations are deleted after the commit.
+fn file(dir: &Path, what: &str, generation: u64) -> PathBuf {
+    let ext = if what == "rows" { "f32" } else { "bin" };
+    dir.join(format!("{what}-{generation}.{ext}"))
+}
+
 fn rows_path(dir: &Path, generation: u64) -> PathBuf {
-    dir.join(format!("rows-{generation}.f32"))
+    file(dir, "rows", generation)
+}
+
+/// The generation of a file named `what-G.ext`.
+fn generation_of(name: &str) -> Option<u64> {
+    let stem = name.rsplit_once('.')?.0;
+    stem.rsplit_once('-')?.1.parse().ok()
+}
+
+/// Highest generation any file in `dir` carries.
+fn newest_generation(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().filter_map(|e| generation_of(&e.file_name().to_string_lossy())).max().unwrap_or(0))
+        .unwrap_or(0)
 }
 
 impl CodedIndex {
@@ -168,8 +194,14 @@ impl CodedIndex {
                 if dir.join("index.json").exists() {
                     tracing::warn!(space = name, error = %e, "coded index unreadable; it will be rebuilt from the store");
                 }
-                let generation = 1;
-                let file = if read_only { RerankFile::memory(dim) } else { RerankFile::create(&rows_path(dir, generation), dim)? };
+                // Never reuse a generation whose files may still be on disk.
+                let generation = newest_generation(dir) + 1;
+                let file = if read_only {
+                    RerankFile::memory(dim)
+                } else {
+                    let _ = std::fs::remove_file(dir.join("index.json"));
+                    RerankFile::create(&rows_path(dir, generation), dim)?
+                };
                 (empty_state(file), generation)
             }
         };
@@ -181,51 +213,57 @@ impl CodedIndex {
             dir: dir.to_path_buf(),
             state: RwLock::new(state),
             gate: Mutex::new(None),
+            maint: Mutex::new(()),
             dirty: AtomicBool::new(false),
             generation: AtomicU64::new(generation),
         })
     }
 
     fn load(dim: usize, setting: &CodecSetting, dir: &Path, read_only: bool) -> Result<(State, u64)> {
+        let bad = |why: &str| PipelineError::VectorIndex(format!("{}: {why}", dir.display()));
         let meta = std::fs::read_to_string(dir.join("index.json")).map_err(io_err(dir.join("index.json")))?;
         let meta: serde_json::Value = serde_json::from_str(&meta).map_err(|e| PipelineError::VectorIndex(e.to_string()))?;
-        let generation = meta["generation"].as_u64().unwrap_or(0);
+        let generation = meta["generation"].as_u64().ok_or_else(|| bad("index.json has no generation"))?;
         let trained_on = meta["trained_on"].as_u64().unwrap_or(0) as usize;
         if meta["codec"].as_str() != Some(&setting.spec.to_string()) {
-            return Err(PipelineError::VectorIndex("saved with another codec".into()));
+            return Err(bad("saved with another codec"));
         }
-        let ids = std::fs::read(dir.join("rows.ids")).map_err(io_err(dir.join("rows.ids")))?;
+        let ids_path = file(dir, "ids", generation);
+        let ids = std::fs::read(&ids_path).map_err(io_err(&ids_path))?;
         let rows: Vec<ChunkId> = ids.chunks_exact(8).map(|c| ChunkId(i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))).collect();
         let path = rows_path(dir, generation);
-        let file = if read_only {
+        let rows_file = if read_only {
             RerankFile::open_read_only(&path, dim, rows.len())?
         } else {
             let f = RerankFile::open(&path, dim)?;
             if f.len() < rows.len() {
-                return Err(PipelineError::VectorIndex("row file is shorter than its ids".into()));
+                return Err(bad("row file is shorter than its ids"));
             }
             // Rows appended after the last save are dropped; reconciliation re-adds them.
             f.truncate(rows.len())?;
             f
         };
-        let (codec, graph) = if dir.join("codec.bin").exists() {
-            let codec: Arc<dyn Codec> = Arc::from(quant::from_bytes(&std::fs::read(dir.join("codec.bin")).map_err(io_err(dir))?)?);
-            let graph = CodeGraph::load(&dir.join("graph.bin"), codec.clone(), Metric::Dot)?;
-            if graph.len() > rows.len() {
-                return Err(PipelineError::VectorIndex("graph has rows the id file lacks".into()));
+        let codec_path = file(dir, "codec", generation);
+        let mut state = empty_state(rows_file);
+        if codec_path.exists() {
+            let codec: Arc<dyn Codec> = Arc::from(quant::from_bytes(&std::fs::read(&codec_path).map_err(io_err(&codec_path))?)?);
+            if codec.spec() != setting.spec || codec.dim() != dim {
+                return Err(bad("codec file does not match the setting or the dimension"));
             }
-            (Some(codec), Some(graph))
-        } else {
-            (None, None)
-        };
-        let mut state = empty_state(file);
+            let graph = CodeGraph::load(&file(dir, "graph", generation), codec.clone(), Metric::Dot)?;
+            // Graph nodes are rows, in order.
+            if graph.len() > rows.len() || graph.labels().iter().enumerate().any(|(node, label)| node != *label) {
+                return Err(bad("graph and row ids disagree"));
+            }
+            state.codec = Some(codec);
+            state.graph = Some(graph);
+        }
         for (row, id) in rows.iter().enumerate() {
             state.present.insert(*id, row);
         }
         state.rows = rows;
-        state.codec = codec;
         state.trained_on = trained_on;
-        // Rows the graph lacks (saved between an append and its encoding) are encoded now.
+        // Rows the graph lacks (ids saved after the graph) are encoded now.
         if let (Some(g), Some(c)) = (state.graph.as_mut(), state.codec.as_ref()) {
             let d = CodeDist::new(c.clone(), Metric::Dot);
             let mut buf = vec![0f32; dim];
@@ -236,7 +274,6 @@ impl CodedIndex {
             }
             g.insert(&points);
         }
-        state.graph = graph;
         Ok((state, generation))
     }
 
@@ -378,6 +415,7 @@ impl super::AnnIndex for CodedIndex {
     }
 
     fn rebuild(&self, capacity: usize, feed: super::Feed<'_>) -> Result<()> {
+        let _maint = self.maint.lock().unwrap_or_else(|p| p.into_inner());
         *self.gate() = Some(Vec::new());
         let built = (|| -> Result<(State, u64)> {
             let generation = self.generation.load(Ordering::Acquire) + 1;
@@ -444,51 +482,50 @@ impl super::AnnIndex for CodedIndex {
                 Op::Remove(ids) => st.remove(&ids),
             }
         }
-        let old = std::mem::replace(&mut *self.write(), st);
+        // The old generation's files stay until the next save commits this one.
+        *self.write() = st;
         self.generation.store(generation, Ordering::Release);
         self.dirty.store(true, Ordering::Release);
         drop(gate);
-        if !self.read_only {
-            let _ = std::fs::remove_file(old.file.path());
-        }
         Ok(())
     }
 
-    /// Writes codec, graph and row ids beside the row file. The `dir`
-    /// argument is ignored: a coded index lives where it was opened.
+    /// Writes this generation's codec, row ids and graph beside its row
+    /// file, then `index.json` (the commit point), then deletes older
+    /// generations. The `dir` argument is ignored: a coded index lives where
+    /// it was opened.
     fn save(&self, _dir: &Path) -> Result<()> {
+        let _maint = self.maint.lock().unwrap_or_else(|p| p.into_inner());
         let _gate = self.gate();
         if self.read_only || !self.dirty.load(Ordering::Acquire) {
             return Ok(());
         }
         let st = self.read();
+        let generation = self.generation.load(Ordering::Acquire);
         st.file.sync()?;
-        let write = |name: &str, bytes: &[u8]| -> Result<()> {
-            let (tmp, path) = (self.dir.join(format!("{name}.tmp")), self.dir.join(name));
+        let write = |path: PathBuf, bytes: &[u8]| -> Result<()> {
+            let tmp = path.with_extension("tmp");
             std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+            std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io_err(&tmp))?;
             std::fs::rename(&tmp, &path).map_err(io_err(&path))
         };
-        match (&st.codec, &st.graph) {
-            (Some(c), Some(g)) => {
-                write("codec.bin", &quant::to_bytes(c.as_ref()))?;
-                g.save(&self.dir.join("graph.bin"))?;
-            }
-            _ => {
-                let _ = std::fs::remove_file(self.dir.join("codec.bin"));
-            }
-        }
         let ids: Vec<u8> = st.rows.iter().flat_map(|id| id.0.to_le_bytes()).collect();
-        write("rows.ids", &ids)?;
-        let generation = self.generation.load(Ordering::Acquire);
-        let meta = serde_json::json!({"codec": self.setting.spec.to_string(), "generation": generation, "trained_on": st.trained_on});
-        write("index.json", meta.to_string().as_bytes())?;
-        // Row files of older generations are garbage now.
+        write(file(&self.dir, "ids", generation), &ids)?;
+        if let (Some(c), Some(g)) = (&st.codec, &st.graph) {
+            write(file(&self.dir, "codec", generation), &quant::to_bytes(c.as_ref()))?;
+            g.save(&file(&self.dir, "graph", generation))?;
+        }
+        let meta = serde_json::json!({
+            "codec": self.setting.spec.to_string(), "generation": generation, "trained_on": st.trained_on, "rows": st.rows.len(),
+        });
+        write(self.dir.join("index.json"), meta.to_string().as_bytes())?;
+        if let Ok(d) = std::fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
         if let Ok(entries) = std::fs::read_dir(&self.dir) {
-            let keep = rows_path(&self.dir, generation);
             for e in entries.flatten() {
-                let p = e.path();
-                if p != keep && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("rows-") && n.ends_with(".f32")) {
-                    let _ = std::fs::remove_file(p);
+                if generation_of(&e.file_name().to_string_lossy()).is_some_and(|g| g < generation) {
+                    let _ = std::fs::remove_file(e.path());
                 }
             }
         }

@@ -5,7 +5,9 @@
 //! tables for PQ and binary). The graph itself is `index::hnsw`.
 //!
 //! A point is the code, plus `‖x̂‖²` for L2. A query is the prepared query,
-//! then `‖q‖²` and an offset that keeps inner-product distances positive.
+//! then `‖q‖²` (and a pad word should the two lengths ever coincide).
+//! Distances may be negative (`−q·x̂` for inner products): the graph orders
+//! them with `total_cmp` and never clamps, so no two scores collapse.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -57,8 +59,6 @@ impl CodeDist {
         let q2: f32 = q.iter().map(|x| x * x).sum();
         let mut w: Vec<u32> = prepared.iter().map(|x| x.to_bits()).collect();
         w.push(q2.to_bits());
-        // q·x̂ ≤ ‖q‖‖x̂‖ and codes of unit vectors stay well under norm 2.
-        w.push((2.0 * q2.sqrt() + 1.0).to_bits());
         if w.len() == self.point_words() {
             w.push(0);
         }
@@ -69,19 +69,17 @@ impl CodeDist {
     pub fn query_distance(&self, query: &[u32], point: &[u32]) -> f32 {
         let p: &[f32] = bytemuck::cast_slice(&query[..self.plen]);
         let s = self.codec.score(p, &point[..self.cw]);
-        let d = match self.metric {
-            Metric::Dot => f32::from_bits(query[self.plen + 1]) - s,
+        match self.metric {
+            Metric::Dot => -s,
             Metric::L2 => f32::from_bits(query[self.plen]) - 2.0 * s + f32::from_bits(point[self.cw]),
-        };
-        d.max(0.0)
+        }
     }
 
     /// Turn a query distance back into a similarity (cosine for `Dot`,
     /// negative squared distance for `L2`).
-    pub fn similarity(&self, query: &[u32], distance: f32) -> f32 {
+    pub fn similarity(&self, _query: &[u32], distance: f32) -> f32 {
         match self.metric {
-            Metric::Dot => f32::from_bits(query[self.plen + 1]) - distance,
-            Metric::L2 => -distance,
+            Metric::Dot | Metric::L2 => -distance,
         }
     }
 }
@@ -286,6 +284,40 @@ mod tests {
         for cut in [3, 20, bytes.len() / 2, bytes.len() - 5] {
             std::fs::write(&p, &bytes[..cut]).unwrap();
             assert!(CodeGraph::load(&p, g.codec().clone(), Metric::Dot).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn inner_products_of_long_vectors_are_ranked_not_clamped() {
+        // Norms near 100: q·x far above any fixed offset. Every distance
+        // used to clamp to 0, so the order was arbitrary.
+        let dim = 16;
+        let base: Vec<f32> = data(400, dim, 5).into_iter().map(|x| x * 100.0).collect();
+        let g = graph_of("f32", &base, dim, Metric::Dot);
+        let q: Vec<f32> = base[37 * dim..38 * dim].to_vec();
+        let best =
+            base.chunks_exact(dim).enumerate().max_by(|a, b| pith_models::dot(&q, a.1).total_cmp(&pith_models::dot(&q, b.1))).unwrap().0;
+        let hits = g.search(&g.dist.query(&q), 5, 64, None);
+        assert_eq!(hits[0].0, best * 10);
+        assert!(hits.windows(2).all(|w| w[0].1 > w[1].1), "{hits:?}");
+    }
+
+    #[test]
+    fn a_graph_header_with_impossible_values_is_refused() {
+        let dim = 16;
+        let g = graph_of("int8", &data(100, dim, 6), dim, Metric::Dot);
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("g.bin");
+        g.save(&p).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        // The graph section starts after magic, words, n, codes and labels:
+        // its first u32 array is the header [m, efc, entry, top].
+        let at = 20 + 100 * g.dist.point_words() * 4 + 100 * 8 + 8;
+        for (field, value) in [(0usize, 1000u32), (2, 5000), (3, 99)] {
+            let mut b = bytes.clone();
+            b[at + field * 4..at + field * 4 + 4].copy_from_slice(&value.to_le_bytes());
+            std::fs::write(&p, &b).unwrap();
+            assert!(CodeGraph::load(&p, g.codec().clone(), Metric::Dot).is_err(), "field {field} = {value}");
         }
     }
 }

@@ -316,9 +316,11 @@ impl Graph {
         let counts = u32s()?;
         let links0 = u32s()?;
         let up = u32s()?;
-        let (m, efc) = (*head.first()? as usize, *head.get(1)? as usize);
+        let [m, efc, entry, top] = head[..] else { return None };
+        let (m, efc) = (m as usize, efc as usize);
         let n = counts.len();
-        if m == 0 || links0.len() != n * 2 * m {
+        // count0 is a byte: 2m links must fit.
+        if !(2..=64).contains(&m) || links0.len() != n * 2 * m || top > 15 {
             return None;
         }
         let levels: Vec<u8> = counts.iter().map(|c| (c >> 8) as u8).collect();
@@ -342,7 +344,14 @@ impl Graph {
                 return None;
             }
         }
-        let entry = (head[2] != u32::MAX).then_some(head[2]).filter(|e| (*e as usize) < n);
-        Some(Graph { m, ef_construction: efc, levels, links0, count0, upper, entry, top: head[3] as u8, rng: Rng::new(0x5eed ^ n as u64) })
+        if levels.iter().any(|l| *l > 15) {
+            return None;
+        }
+        let entry = match (entry, n) {
+            (u32::MAX, 0) => None,
+            (e, _) if (e as usize) < n && levels[e as usize] as u32 == top => Some(e),
+            _ => return None,
+        };
+        Some(Graph { m, ef_construction: efc, levels, links0, count0, upper, entry, top: top as u8, rng: Rng::new(0x5eed ^ n as u64) })
     }
 }

@@ -104,10 +104,31 @@ fn binary_codec_space_answers_like_float32_through_filters_deletes_and_restarts(
     assert_eq!(vector_top(&e, "how do I repair a punctured bike wheel", Filters::default())[0], "bikes.txt");
     assert_eq!(vector_top(&e, "when should fruit trees be cut back", Filters::default())[0], "orchard.txt");
 
+    // Each setting builds in its own folder; the old one goes after the swap.
+    let id = e.space_id("text").unwrap();
+    let folders = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(data.join("vectors"))
+            .unwrap()
+            .flatten()
+            .map(|x| x.file_name().to_string_lossy().into_owned())
+            .filter(|n| n == &id.to_string() || n.starts_with(&format!("{id}-")))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(folders(), vec![format!("{id}-coded-binary+rerank")]);
+    e.set_codec("text", "binary").unwrap();
+    assert_eq!(folders(), vec![format!("{id}-coded-binary")]);
+    assert_eq!(vector_top(&e, "how do I repair a punctured bike wheel", Filters::default())[0], "bikes.txt");
+    // Asking for the codec a space already has changes nothing.
+    e.set_codec("text", "binary").unwrap();
+    assert_eq!(folders(), vec![format!("{id}-coded-binary")]);
+
     // Back to float32: the codec setting goes, answers stay.
     let f = e.set_codec("text", "f32").unwrap();
     assert_eq!(f[0].codec, "f32");
     assert_eq!(vector_top(&e, "making espresso taste better", Filters::default())[0], "coffee.txt");
+    assert_eq!(folders(), vec![id.to_string()]);
 }
 
 #[test]
