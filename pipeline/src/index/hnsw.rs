@@ -178,11 +178,10 @@ impl Graph {
         })
     }
 
-    /// Greedy descent through the upper layers, then layer 0 with `ef`.
-    pub fn search(&self, dist: &mut dyn FnMut(u32) -> f32, k: usize, ef: usize, keep: Option<&dyn Fn(u32) -> bool>) -> Vec<(f32, u32)> {
-        let Some(ep) = self.entry else { return Vec::new() };
-        let mut cur = (dist(ep), ep);
-        for layer in (1..=self.top).rev() {
+    /// Greedy walk from the top layer down to layer `lowest`: at each layer,
+    /// move to the closest neighbour until none is closer.
+    fn descend(&self, dist: &mut dyn FnMut(u32) -> f32, mut cur: (f32, u32), lowest: u8) -> (f32, u32) {
+        for layer in (lowest..=self.top).rev() {
             loop {
                 let mut moved = false;
                 for &nb in self.neighbours(cur.1, layer) {
@@ -197,6 +196,14 @@ impl Graph {
                 }
             }
         }
+        cur
+    }
+
+    /// Greedy descent through the upper layers, then layer 0 with `ef`.
+    pub fn search(&self, dist: &mut dyn FnMut(u32) -> f32, k: usize, ef: usize, keep: Option<&dyn Fn(u32) -> bool>) -> Vec<(f32, u32)> {
+        let Some(ep) = self.entry else { return Vec::new() };
+        let start = (dist(ep), ep);
+        let cur = self.descend(dist, start, 1);
         let mut out = self.search_layer(dist, &[cur], ef.max(k), 0, keep);
         out.truncate(k);
         out
@@ -235,23 +242,8 @@ impl Graph {
             return id;
         };
         let mut d = |n: u32| pair(id, n);
-        let mut cur = (d(ep), ep);
-        for layer in (level + 1..=self.top).rev() {
-            loop {
-                let mut moved = false;
-                for &nb in self.neighbours(cur.1, layer) {
-                    let dn = d(nb);
-                    if dn < cur.0 {
-                        cur = (dn, nb);
-                        moved = true;
-                    }
-                }
-                if !moved {
-                    break;
-                }
-            }
-        }
-        let mut eps = vec![cur];
+        let start = (d(ep), ep);
+        let mut eps = vec![self.descend(&mut d, start, level + 1)];
         for layer in (0..=level.min(self.top)).rev() {
             let found = self.search_layer(&mut d, &eps, self.ef_construction, layer, None);
             let max = if layer == 0 { self.m0() } else { self.m };
