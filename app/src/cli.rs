@@ -66,9 +66,10 @@ pub enum Command {
     /// Manage models.
     #[command(subcommand)]
     Models(ModelsCmd),
-    /// Store settings: `space.<label>.codec` (f32, f16, int8, int4, binary,
-    /// rbq2..4, pq16, opq16, pca96+int8, ...; add `+rerank` to re-rank with
-    /// float32 from disk) or `space.<label>.memory-budget` (e.g. 64B).
+    /// Store settings: `space.<label>.codec` (default, f32, f16, int8, int4,
+    /// binary, rbq2..4, pq16, opq16, pca96+int8, ...; add `+rerank` to
+    /// re-rank with float32 from disk; `default` is float32 in hnsw_rs) or
+    /// `space.<label>.memory-budget` (e.g. 64B).
     #[command(subcommand)]
     Config(ConfigCmd),
     /// Run the web UI and API, optionally watching folders.

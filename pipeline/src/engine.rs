@@ -168,6 +168,9 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
 
 /// Each (space, codec setting) has its own folder, so re-encoding never
 /// writes where the live index keeps its files.
+/// The codec name that returns a space to float32 in hnsw_rs.
+pub const DEFAULT_INDEX: &str = "default";
+
 fn coded_dir(data_dir: &std::path::Path, id: SpaceId, setting: &CodecSetting) -> PathBuf {
     data_dir.join("vectors").join(format!("{id}-coded-{setting}"))
 }
@@ -502,14 +505,16 @@ impl Engine {
         f
     }
 
-    /// Keep the vectors of every space labelled `label` with `codec` (a
-    /// `CodecSetting` such as `binary+rerank`; `f32` for plain float32).
+    /// Keep the vectors of every space labelled `label` with `codec`: a
+    /// `CodecSetting` such as `binary+rerank` or `f32` (codes in pith's own
+    /// graph), or `default` (float32 in hnsw_rs, as a store starts).
     /// The new index is built from the store in its own folder beside the
     /// old one, which keeps answering searches until the swap: no downtime.
     /// The setting is recorded only once the new index is built.
     pub fn set_codec(&self, label: &str, codec: &str) -> Result<Vec<IndexFootprint>> {
         let _maint = self.maintenance.lock().unwrap_or_else(|p| p.into_inner());
-        let setting: CodecSetting = codec.parse()?;
+        let plain = codec.trim().eq_ignore_ascii_case(DEFAULT_INDEX);
+        let setting: CodecSetting = if plain { CodecSetting { spec: CodecSpec::F32, rerank: false } } else { codec.parse()? };
         let targets: Vec<Space> = self.spaces().into_iter().filter(|s| s.row.label == label).collect();
         if targets.is_empty() {
             let known: Vec<String> = self.spaces().into_iter().map(|s| s.row.label).collect();
@@ -518,9 +523,12 @@ impl Engine {
         for s in &targets {
             setting.spec.check_dim(s.row.dim)?;
         }
-        let plain = setting.spec == CodecSpec::F32;
-        let current = self.reader()?.space_codecs()?.get(label).cloned().unwrap_or_else(|| "f32".into());
-        if current.parse::<CodecSetting>().is_ok_and(|c| c == setting || (plain && c.spec == CodecSpec::F32)) {
+        let current = self.reader()?.space_codecs()?.get(label).and_then(|c| c.parse::<CodecSetting>().ok());
+        let unchanged = match &current {
+            None => plain,
+            Some(c) => !plain && *c == setting,
+        };
+        if unchanged {
             return Ok(targets.iter().map(|s| self.footprint(s)).collect());
         }
         let mut built = Vec::new();
@@ -677,7 +685,7 @@ fn load_spaces(store: &Store, wanted: &[(&'static str, String, usize)], data_dir
 /// when the label has a codec setting.
 fn open_index(row: &SpaceRow, codec: Option<&str>, data_dir: &std::path::Path, read_only: bool) -> (Arc<dyn AnnIndex>, PathBuf) {
     let coded = match codec.map(str::parse::<CodecSetting>) {
-        Some(Ok(s)) if s.spec != CodecSpec::F32 => {
+        Some(Ok(s)) => {
             let dir = coded_dir(data_dir, row.id, &s);
             CodedIndex::open(&row.label, row.dim, s, &dir, read_only)
                 .map_err(|e| tracing::warn!(space = %row.label, error = %e, "codec setting unusable; keeping float32"))

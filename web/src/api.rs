@@ -426,8 +426,9 @@ pub async fn healthz(State(st): State<AppState>) -> Result<Json<crate::openapi::
 /// Body of `PUT /api/spaces/{label}/codec`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CodecBody {
-    /// `f32`, `f16`, `int8`, `int4`, `binary`, `rbq2`..`rbq4`, `pq16`, `pq32`,
-    /// `opq16`, `pca96+int8`, ...; `+rerank` re-ranks with float32 from disk.
+    /// `default` (float32 in hnsw_rs), `f32` (float32 in pith's graph), `f16`,
+    /// `int8`, `int4`, `binary`, `rbq2`..`rbq4`, `pq16`, `pq32`, `opq16`,
+    /// `pca96+int8`, ...; `+rerank` re-ranks with float32 from disk.
     pub codec: String,
 }
 

@@ -347,7 +347,12 @@ impl super::AnnIndex for VectorIndex {
     fn footprint(&self) -> super::IndexFootprint {
         let n = self.len();
         let per = self.dim * 4;
-        super::IndexFootprint { codec: "f32".into(), bytes_per_vector: per, ram_bytes: n * (per + 2 * M * 16 + 64), disk_bytes: 0 }
+        super::IndexFootprint {
+            codec: "default (f32, hnsw_rs)".into(),
+            bytes_per_vector: per,
+            ram_bytes: n * (per + 2 * M * 16 + 64),
+            disk_bytes: 0,
+        }
     }
 }
 

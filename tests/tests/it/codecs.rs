@@ -124,9 +124,13 @@ fn binary_codec_space_answers_like_float32_through_filters_deletes_and_restarts(
     e.set_codec("text", "binary").unwrap();
     assert_eq!(folders(), vec![format!("{id}-coded-binary")]);
 
-    // Back to float32: the codec setting goes, answers stay.
+    // Float32 in pith's own graph, then back to the default (hnsw_rs): answers stay.
     let f = e.set_codec("text", "f32").unwrap();
-    assert_eq!(f[0].codec, "f32");
+    assert_eq!((f[0].codec.as_str(), f[0].bytes_per_vector), ("f32", 1536));
+    assert_eq!(folders(), vec![format!("{id}-coded-f32")]);
+    assert_eq!(vector_top(&e, "making espresso taste better", Filters::default())[0], "coffee.txt");
+    let f = e.set_codec("text", "default").unwrap();
+    assert!(f[0].codec.starts_with("default"), "{f:?}");
     assert_eq!(vector_top(&e, "making espresso taste better", Filters::default())[0], "coffee.txt");
     assert_eq!(folders(), vec![id.to_string()]);
 }
