@@ -35,24 +35,36 @@ pub fn l2_normalize(v: &mut [f32]) {
     }
 }
 
-/// Dot product of two equal-length slices. It is the inner loop of every
-/// HNSW search (a tenth of a search server's CPU), so it keeps 16 partial sums
-/// the compiler can put in vector registers, and uses AVX2 when present.
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            return unsafe { dot_avx2(a, b) };
+/// Define `fn $name(args) -> T` that runs `$body(args)` compiled for the CPU
+/// feature `$feature` when the CPU has it (checked at run time), and the
+/// baseline build of `$body` otherwise. `$body` should be
+/// `#[inline(always)]` so each build gets its own copy of the loop.
+#[macro_export]
+macro_rules! cpu_dispatch {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $feature:tt $body:ident) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = $feature)]
+                unsafe fn fast($($arg: $ty),*) -> $ret {
+                    $body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!($feature) {
+                    // SAFETY: the CPU supports the feature `fast` is compiled for.
+                    return unsafe { fast($($arg),*) };
+                }
+            }
+            $body($($arg),*)
         }
-    }
-    dot_lanes(a, b)
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-    dot_lanes(a, b)
+cpu_dispatch! {
+    /// Dot product of two equal-length slices. It is the inner loop of every
+    /// HNSW search (a tenth of a search server's CPU), so it keeps 16 partial sums
+    /// the compiler can put in vector registers, and uses AVX2 when present.
+    pub fn dot(a: &[f32], b: &[f32]) -> f32 = "avx2" dot_lanes
 }
 
 #[inline(always)]
@@ -71,23 +83,10 @@ fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// Squared Euclidean distance, vectorised like [`dot`] (graph building over
-/// float codes compares stored vectors with each other).
-pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            return unsafe { l2_avx2(a, b) };
-        }
-    }
-    l2_lanes(a, b)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn l2_avx2(a: &[f32], b: &[f32]) -> f32 {
-    l2_lanes(a, b)
+cpu_dispatch! {
+    /// Squared Euclidean distance, vectorised like [`dot`] (graph building over
+    /// float codes compares stored vectors with each other).
+    pub fn l2_squared(a: &[f32], b: &[f32]) -> f32 = "avx2" l2_lanes
 }
 
 #[inline(always)]

@@ -106,15 +106,14 @@ impl State {
         }
         let flat: Vec<f32> = fresh.iter().flat_map(|(_, v)| v.iter().copied()).collect();
         let first = self.file.append(&flat)?;
-        let dist = self.codec.as_ref().map(|c| CodeDist::new(c.clone(), Metric::Dot));
         let mut points = Vec::new();
         for (i, (id, v)) in fresh.into_iter().enumerate() {
             let row = first + i;
             self.rows.push(*id);
             self.present.insert(*id, row);
             self.tombstones.remove(id);
-            if let Some(d) = &dist {
-                points.push((d.point(v), row));
+            if let Some(g) = &self.graph {
+                points.push((g.dist.point(v), row));
             }
         }
         if let Some(g) = self.graph.as_mut() {
@@ -312,7 +311,7 @@ impl CodedIndex {
     /// exact re-ranking when the setting asks for it.
     fn search_state(&self, st: &State, q: &[f32], k: usize, allowed: Option<&HashSet<ChunkId>>) -> Result<Vec<(ChunkId, f32)>> {
         let ok = |row: usize| st.live(row) && allowed.is_none_or(|a| a.contains(&st.rows[row]));
-        let (Some(codec), Some(graph)) = (&st.codec, &st.graph) else {
+        let Some(graph) = &st.graph else {
             let rows = (0..st.rows.len()).filter(|r| ok(*r));
             return Ok(st.file.rerank(q, Metric::Dot, rows, k)?.into_iter().map(|(r, s)| (st.rows[r], s)).collect());
         };
@@ -320,8 +319,9 @@ impl CodedIndex {
         let oversample = allowed.map_or(1, |a| (live / a.len().max(1)).clamp(1, 16));
         let want = if self.setting.rerank { k.max(100) } else { k };
         let ef = (want.max(64) * oversample).min(4096);
-        let dist = CodeDist::new(codec.clone(), Metric::Dot);
-        let query = dist.query(q);
+        // The graph's own distance: building one per search would prepare a
+        // dummy query (PQ16: 30 µs) just to learn the layout.
+        let query = graph.dist.query(q);
         let found = graph.search(&query, want, ef, Some(&ok));
         if self.setting.rerank {
             let exact = st.file.rerank(q, Metric::Dot, found.iter().map(|(r, _)| *r), k)?;

@@ -141,24 +141,11 @@ impl Codec for Residual {
     }
 }
 
-/// Differing bits of two codes, with the CPU's popcount instruction when it
-/// has one (the x86-64 baseline does not, and the software fallback is 3×
-/// slower in graph building).
-fn hamming(a: &[u32], b: &[u32]) -> u32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("popcnt") {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            return unsafe { hamming_popcnt(a, b) };
-        }
-    }
-    hamming_plain(a, b)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "popcnt")]
-unsafe fn hamming_popcnt(a: &[u32], b: &[u32]) -> u32 {
-    hamming_plain(a, b)
+pith_models::cpu_dispatch! {
+    /// Differing bits of two codes, with the CPU's popcount instruction when it
+    /// has one (the x86-64 baseline does not, and the software fallback is 3×
+    /// slower in graph building).
+    fn hamming(a: &[u32], b: &[u32]) -> u32 = "popcnt" hamming_plain
 }
 
 #[inline(always)]

@@ -227,22 +227,9 @@ fn nibbles<R>(a: &[u8], dim: usize, b: Option<&[u8]>, f: impl FnOnce(&[u8], &[u8
     })
 }
 
-/// `Σ w_i · c_i` over bytes, vectorised (AVX2 when present).
-fn weighted(w: &[f32], c: &[u8]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            return unsafe { weighted_avx2(w, c) };
-        }
-    }
-    weighted_lanes(w, c)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn weighted_avx2(w: &[f32], c: &[u8]) -> f32 {
-    weighted_lanes(w, c)
+pith_models::cpu_dispatch! {
+    /// `Σ w_i · c_i` over bytes, vectorised (AVX2 when present).
+    fn weighted(w: &[f32], c: &[u8]) -> f32 = "avx2" weighted_lanes
 }
 
 #[inline(always)]
@@ -259,22 +246,9 @@ fn weighted_lanes(w: &[f32], c: &[u8]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// `Σ (s_i (a_i − b_i))²` over 8-bit levels, vectorised.
-fn step_l2(s: &[f32], a: &[u8], b: &[u8]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            return unsafe { step_l2_avx2(s, a, b) };
-        }
-    }
-    step_l2_lanes(s, a, b)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn step_l2_avx2(s: &[f32], a: &[u8], b: &[u8]) -> f32 {
-    step_l2_lanes(s, a, b)
+pith_models::cpu_dispatch! {
+    /// `Σ (s_i (a_i − b_i))²` over 8-bit levels, vectorised.
+    fn step_l2(s: &[f32], a: &[u8], b: &[u8]) -> f32 = "avx2" step_l2_lanes
 }
 
 #[inline(always)]
