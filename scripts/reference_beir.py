@@ -11,7 +11,14 @@ Runs, on one BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv):
     token length, mean pooling over the attention mask, L2 normalisation) and
     exact cosine over the whole corpus;
   * reciprocal-rank fusion (k=60, equal weights) of the top-100 BM25 list and
-    the top-100 vector list, for each BM25 variant.
+    the top-100 vector list, for each BM25 variant;
+  * with --fusion, also convex (weighted-score) fusion of the *stemmed* BM25
+    top-100 and the vector top-100: per query each list's scores are min-max
+    normalised over that list ((s-min)/(max-min); all 1.0 when max == min),
+    a document missing from a list gets 0 there, fused = w*vector +
+    (1-w)*bm25_stem over the union, for w in 0.3, 0.5, 0.7, 0.8, 0.9
+    (runs convex_stem_w0.3 ...), followed by a table of each fused run's
+    nDCG@10 minus the better of bm25_stem and vector.
 
 Scores with pytrec_eval: nDCG@10 (graded: trec_eval's linear gain = qrel
 grade), Recall@100 (grade >= 1 is relevant), MRR@10 (recip_rank over the run
@@ -24,6 +31,7 @@ pytrec_eval evaluates.
 Usage:
   python3 scripts/reference_beir.py /work/shared/data/beir/msmarco [--json]
         [--run-dir runs/] [--models ~/.cache/pith/models] [--no-corpus-order]
+        [--fusion]
 """
 import argparse
 import json
@@ -36,6 +44,7 @@ import numpy as np
 
 TOPK = 100
 RRF_K = 60
+CONVEX_WEIGHTS = (0.3, 0.5, 0.7, 0.8, 0.9)
 BATCH = 32
 THREADS = 2
 
@@ -175,6 +184,28 @@ def rrf(*runs, k=RRF_K):
     return out
 
 
+def minmax(pairs):
+    """(docid, score) list -> {docid: score min-max normalised over the list}."""
+    if not pairs:
+        return {}
+    lo = min(s for _, s in pairs)
+    hi = max(s for _, s in pairs)
+    if hi <= lo:
+        return {d: 1.0 for d, _ in pairs}
+    return {d: (s - lo) / (hi - lo) for d, s in pairs}
+
+
+def convex(dense, sparse, w):
+    """w*minmax(dense top-100) + (1-w)*minmax(sparse top-100), missing = 0."""
+    out = {}
+    for q in dense:
+        a = minmax(dense.get(q, [])[:TOPK])
+        b = minmax(sparse.get(q, [])[:TOPK])
+        acc = {d: w * a.get(d, 0.0) + (1 - w) * b.get(d, 0.0) for d in set(a) | set(b)}
+        out[q] = trec_sort(acc.items())[:TOPK]
+    return out
+
+
 # ------------------------------------------------------------ evaluation ----
 
 def evaluate(run, qrels):
@@ -214,6 +245,10 @@ def main():
     ap.add_argument("--models", default=os.path.expanduser("~/.cache/pith/models"))
     ap.add_argument("--no-corpus-order", action="store_true",
                     help="skip the (slow) corpus-order encoding timing")
+    ap.add_argument("--fusion", action="store_true",
+                    help="also report convex (min-max weighted score) fusion of "
+                         "bm25_stem and vector for w in "
+                         + ", ".join(map(str, CONVEX_WEIGHTS)))
     args = ap.parse_args()
 
     corpus, queries, qrels = load_beir(args.dir)
@@ -263,6 +298,9 @@ def main():
         runs["vector_corpus_order_batches"] = run_dense(doc_ids, emb2, qids, q_emb)
     runs["rrf"] = rrf(runs["bm25"], runs["vector"])
     runs["rrf_stem"] = rrf(runs["bm25_stem"], runs["vector"])
+    if args.fusion:
+        for w in CONVEX_WEIGHTS:
+            runs[f"convex_stem_w{w}"] = convex(runs["vector"], runs["bm25_stem"], w)
 
     for name, run in runs.items():
         out["metrics"][name] = {k: (round(v, 4) if isinstance(v, float) else v)
@@ -282,6 +320,19 @@ def main():
         "rrf": f"k={RRF_K}, equal weights, top-{TOPK} of each list, rank 1-based",
         "ties": "score desc, then docid desc (trec_eval order)",
     }
+    if args.fusion:
+        out["settings"]["convex"] = (
+            f"bm25_stem top-{TOPK} and vector top-{TOPK}, each min-max normalised per "
+            "query over its own list (all 1.0 if max == min), missing = 0, "
+            "fused = w*vector + (1-w)*bm25_stem, w in " + ", ".join(map(str, CONVEX_WEIGHTS)))
+        m = out["metrics"]
+        best_name = max(("bm25_stem", "vector"), key=lambda n: m[n]["ndcg@10"])
+        best = m[best_name]["ndcg@10"]
+        fused = ["rrf_stem"] + [f"convex_stem_w{w}" for w in CONVEX_WEIGHTS]
+        out["fusion_check"] = {
+            "best_single": best_name, "best_single_ndcg@10": best,
+            "delta_ndcg@10": {n: round(m[n]["ndcg@10"] - best, 4) for n in fused},
+        }
 
     if args.json:
         print(json.dumps(out))
@@ -290,6 +341,13 @@ def main():
     print(f"{'mode':32s} {'nDCG@10':>8s} {'R@100':>8s} {'MRR@10':>8s}")
     for name, m in out["metrics"].items():
         print(f"{name:32s} {m['ndcg@10']:8.4f} {m['recall@100']:8.4f} {m['mrr@10']:8.4f}")
+    if args.fusion:
+        fc = out["fusion_check"]
+        print(f"fusion vs best single ({fc['best_single']}, nDCG@10 "
+              f"{fc['best_single_ndcg@10']:.4f}):")
+        for n, d in fc["delta_ndcg@10"].items():
+            flag = "  BELOW by > 0.01" if d < -0.01 else ""
+            print(f"  {n:30s} {d:+8.4f}{flag}")
     for k, v in out["speed"].items():
         print(f"{k}: {v}")
 

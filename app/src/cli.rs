@@ -72,6 +72,10 @@ pub enum Command {
     /// `space.<label>.memory-budget` (e.g. 64B).
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Fit the relevance calibration on labelled data and store it
+    /// (`search.calibration`); prints the fitted model as JSON.
+    #[command(subcommand)]
+    Calibrate(CalibrateCmd),
     /// Run the web UI and API, optionally watching folders.
     Serve(ServeArgs),
     /// Keep folders indexed without the web server.
@@ -101,6 +105,22 @@ pub struct SearchArgs {
     pub ext: Option<String>,
     #[arg(long, value_enum, default_value_t = ModeArg::Hybrid)]
     pub mode: ModeArg,
+    /// Hide hits whose calibrated relevance (0..1) is below this; default:
+    /// the store's `search.min-relevance`.
+    #[arg(long)]
+    pub min_relevance: Option<f32>,
+    /// Show weaker matches too (same as `--min-relevance 0`).
+    #[arg(long)]
+    pub all: bool,
+    /// Fusion: convex (default) or rrf.
+    #[arg(long)]
+    pub fusion: Option<String>,
+    /// Share of dense retrieval in convex fusion, 0..1.
+    #[arg(long)]
+    pub semantic_ratio: Option<f32>,
+    /// Hubness correction for cross-modal spaces: none, csls, qbnorm, dbnorm.
+    #[arg(long)]
+    pub hubness: Option<String>,
     /// One JSON object per line.
     #[arg(long)]
     pub json: bool,
@@ -123,11 +143,16 @@ pub enum ModeArg {
 
 #[derive(Subcommand, Debug)]
 pub enum EvalCmd {
-    /// nDCG@10, Recall@100, MRR@10 on a BEIR-layout folder.
+    /// nDCG@10, Recall@100, MRR@10 and the relevance cut-off on a
+    /// BEIR-layout folder, one row per setting compared.
     Beir {
         dir: PathBuf,
         #[arg(long, value_enum, default_value_t = ModeArg::Hybrid)]
         mode: ModeArg,
+        /// Settings to compare as columns (overrides --mode): bm25, vector,
+        /// hybrid (store defaults), rrf, convex, convex@0.5, ...
+        #[arg(long, value_delimiter = ',')]
+        compare: Vec<String>,
         #[arg(long)]
         json: bool,
         /// Write a TREC run file (top 100 per query).
@@ -163,6 +188,25 @@ pub enum EvalCmd {
         /// ConSE: use only the first class name, not all WordNet synonyms.
         #[arg(long)]
         no_synonyms: bool,
+        /// Hubness corrections to compare (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "none,csls,qbnorm,dbnorm")]
+        hubness: Vec<String>,
+        /// Only captions of images with odd or even ids (all by default).
+        #[arg(long, value_parser = ["all", "odd", "even"], default_value = "all")]
+        half: String,
+    },
+    /// k-occurrence skewness, orphans and the largest hub of a space's
+    /// gallery under a query bank (one query per line), per correction.
+    Hubness {
+        /// Space label (conse, clip, clap).
+        space: String,
+        /// Queries, one per line.
+        #[arg(long)]
+        queries: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        #[arg(long)]
+        json: bool,
     },
     /// Word error rate and real-time factor of speech recognition on audio
     /// files with a same-named `.txt` reference transcript beside each.
@@ -274,9 +318,33 @@ pub struct AnnArgs {
 #[derive(Subcommand, Debug)]
 pub enum ConfigCmd {
     /// Set a key; a codec change re-encodes the space (searches go on).
+    /// Keys: space.<label>.codec, space.<label>.memory-budget,
+    /// space.<label>.hubness (none, csls, qbnorm, dbnorm), search.fusion
+    /// (convex, rrf), search.semantic-ratio (0..1), search.min-relevance
+    /// (0..1); the value `default` clears a search setting.
     Set { key: String, value: String },
-    /// Show every space's codec and footprint.
+    /// Show every space's codec and footprint, and the search settings.
     Get,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CalibrateCmd {
+    /// The text model, on a BEIR-layout folder (hybrid top-10 per query).
+    Beir {
+        dir: PathBuf,
+        /// Only print the calibration; leave the store as it is.
+        #[arg(long)]
+        print: bool,
+    },
+    /// The cross-modal model, on a COCO-captions set.
+    Captions {
+        images: PathBuf,
+        captions: PathBuf,
+        #[arg(long, value_parser = ["all", "odd", "even"], default_value = "all")]
+        half: String,
+        #[arg(long)]
+        print: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use pith_models::ModelCache;
 use pith_pipeline::eval::{beir, captions};
-use pith_pipeline::search::{Filters, Mode, SearchRequest};
+use pith_pipeline::search::{Filters, Fusion, Hubness, Mode, SearchRequest};
 use pith_pipeline::{Engine, EngineConfig, Kind, SearchHit};
 
 use crate::cli::{AnnArgs, BenchCmd, Cli, Command, ConfigCmd, EvalCmd, KindArg, ModeArg, ModelsCmd, SearchArgs};
@@ -52,6 +52,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(b) => bench(cfg, b),
         Command::Models(m) => models(cfg, m),
         Command::Config(c) => settings(cfg, c),
+        Command::Calibrate(c) => calibrate(cfg, c),
         Command::Serve(args) => crate::serve::serve(cfg, args),
         Command::Watch { dirs } => crate::serve::watch_only(cfg, dirs),
     }
@@ -117,14 +118,25 @@ pub fn filters_from(
 fn search(cfg: EngineConfig, a: SearchArgs) -> Result<()> {
     let engine = Engine::open_read_only(cfg)?;
     let req = SearchRequest {
-        q: a.query,
-        k: a.k,
         offset: a.offset,
         filters: filters_from(a.kind, a.path, a.after, a.before, a.ext)?,
         mode: mode(a.mode),
+        min_relevance: if a.all { Some(0.0) } else { a.min_relevance },
+        fusion: a.fusion.as_deref().map(|f| Fusion::parse(f).ok_or_else(|| anyhow::anyhow!("--fusion is convex or rrf"))).transpose()?,
+        semantic_ratio: a.semantic_ratio,
+        hubness: a
+            .hubness
+            .as_deref()
+            .map(|h| Hubness::parse(h).ok_or_else(|| anyhow::anyhow!("--hubness is none, csls, qbnorm or dbnorm")))
+            .transpose()?,
+        ..SearchRequest::new(a.query, a.k)
     };
-    let hits = engine.search(&req)?;
-    print_hits(&hits, a.json)
+    let res = engine.search_results(&req)?;
+    print_hits(&res.hits, a.json)?;
+    if res.hidden > 0 && !a.json {
+        println!("({} weaker matches hidden: --all shows them)", res.hidden);
+    }
+    Ok(())
 }
 
 fn print_hits(hits: &[SearchHit], json: bool) -> Result<()> {
@@ -140,7 +152,8 @@ fn print_hits(hits: &[SearchHit], json: bool) -> Result<()> {
     }
     let color = std::io::IsTerminal::is_terminal(&std::io::stdout());
     for (i, h) in hits.iter().enumerate() {
-        writeln!(out, "{:>2}. [{}] {}  (id {}, score {:.4})", i + 1, h.kind, h.title, h.id, h.score)?;
+        let rel = h.relevance.map(|r| format!(", relevance {r:.2}")).unwrap_or_default();
+        writeln!(out, "{:>2}. [{}] {}  (id {}, score {:.4}{rel})", i + 1, h.kind, h.title, h.id, h.score)?;
         match (h.start, h.end) {
             (Some(s), Some(t)) => writeln!(out, "    {}  @ {}–{}", h.path, pith_pipeline::dates::clock(s), pith_pipeline::dates::clock(t))?,
             _ => writeln!(out, "    {}", h.path)?,
@@ -207,13 +220,27 @@ fn settings(cfg: EngineConfig, c: ConfigCmd) -> Result<()> {
             let engine = Engine::open_read_only(cfg)?;
             for sp in engine.status(0)?.spaces {
                 println!("space.{}.codec = {}    ({})", sp.label, sp.index.codec, footprint(&sp.index));
+                if matches!(sp.label.as_str(), "conse" | "clip" | "clap") {
+                    println!("space.{}.hubness = {}", sp.label, engine.hubness_of(&sp.label));
+                }
             }
+            let o = engine.search_options(&SearchRequest::new("", 1));
+            println!("search.fusion = {}", o.fusion.as_str());
+            println!("search.semantic-ratio = {}", o.semantic_ratio);
+            println!("search.min-relevance = {}", o.min_relevance);
+            println!("search.calibration = {}", o.calibration.fitted_on);
         }
         ConfigCmd::Set { key, value } => {
             let parts: Vec<&str> = key.split('.').collect();
+            if parts.first() == Some(&"search") || parts.last() == Some(&"hubness") {
+                let engine = Engine::open(cfg)?;
+                engine.set_setting(&key, Some(&value))?;
+                println!("{key} = {}", engine.setting(&key).unwrap_or_else(|| "default".into()));
+                return Ok(());
+            }
             let (label, what) = match parts[..] {
                 ["space", label, what] => (label, what),
-                _ => bail!("unknown key `{key}` (space.<label>.codec or space.<label>.memory-budget)"),
+                _ => bail!("unknown key `{key}` (space.<label>.codec, .memory-budget or .hubness, search.fusion, search.semantic-ratio, search.min-relevance)"),
             };
             let engine = Engine::open(cfg)?;
             let codec = match what {
@@ -248,14 +275,51 @@ fn settings(cfg: EngineConfig, c: ConfigCmd) -> Result<()> {
 fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
     let progress = CliProgress::new();
     match e {
-        EvalCmd::Beir { dir, mode: m, json, run, store } => {
-            let r = beir::run(&dir, &cfg, mode(m), run.as_deref(), store, &progress)?;
+        EvalCmd::Beir { dir, mode: m, compare, json, run, store } => {
+            let settings: Vec<beir::Setting> = if compare.is_empty() {
+                vec![beir::Setting { mode: mode(m), fusion: None, semantic_ratio: None }]
+            } else {
+                compare
+                    .iter()
+                    .map(|c| {
+                        beir::Setting::parse(c)
+                            .ok_or_else(|| anyhow::anyhow!("unknown setting `{c}` (bm25, vector, hybrid, rrf, convex, convex@0.5)"))
+                    })
+                    .collect::<Result<_>>()?
+            };
+            let r = beir::run(&dir, &cfg, &settings, run.as_deref(), store, &progress)?;
             progress.finish();
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
-                println!("dataset {}  mode {:?}  queries {}", r.dataset, r.mode, r.queries);
-                println!("nDCG@10 {:.4}  Recall@100 {:.4}  MRR@10 {:.4}", r.ndcg_at_10, r.recall_at_100, r.mrr_at_10);
+                println!("dataset {}  queries {}", r.dataset, r.queries);
+                println!(
+                    "{:<12} {:>8} {:>10} {:>7} {:>8} | cut-off at {:.2}: {:>9} {:>11} {:>9}",
+                    "setting",
+                    "nDCG@10",
+                    "Recall@100",
+                    "MRR@10",
+                    "p50 ms",
+                    r.rows[0].cutoff.at_threshold.threshold,
+                    "rel kept",
+                    "nonrel gone",
+                    "precision"
+                );
+                for row in &r.rows {
+                    let c = &row.cutoff.at_threshold;
+                    println!(
+                        "{:<12} {:>8.4} {:>10.4} {:>7.4} {:>8.2} | {:>26.3} {:>11.3} {:>9.3}",
+                        row.setting,
+                        row.ndcg_at_10,
+                        row.recall_at_100,
+                        row.mrr_at_10,
+                        row.latency_p50_ms,
+                        c.relevant_kept,
+                        c.nonrelevant_removed,
+                        c.precision
+                    );
+                }
+                print_curve(&r.rows[0].setting, &r.rows[0].cutoff);
                 println!("{:.1} queries/s  p50 {:.2} ms  p95 {:.2} ms", r.queries_per_second, r.latency_p50_ms, r.latency_p95_ms);
                 if r.ingest.files_seen > 0 {
                     println!(
@@ -339,7 +403,22 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
             progress.finish();
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
-        EvalCmd::Captions { images, captions: caps, json, run, top_t, template, no_synonyms } => {
+        EvalCmd::Hubness { space, queries, k, json } => {
+            let engine = Engine::open_read_only(cfg)?;
+            let text = std::fs::read_to_string(&queries).with_context(|| format!("reading {}", queries.display()))?;
+            let qs: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+            let rows = engine.hubness_report(&space, &qs, k)?;
+            if json {
+                println!("{}", serde_json::to_string(&rows)?);
+            } else {
+                println!("space {space}: {} queries, k = {k}", qs.len());
+                println!("{:<8} {:>9} {:>8} {:>8}", "method", "skewness", "orphans", "max hub");
+                for (m, r) in rows {
+                    println!("{:<8} {:>9.3} {:>7.1}% {:>8}", m.as_str(), r.skewness, 100.0 * r.orphans, r.max_occurrence);
+                }
+            }
+        }
+        EvalCmd::Captions { images, captions: caps, json, run, top_t, template, no_synonyms, hubness, half } => {
             let mut cfg = cfg;
             if let Some(t) = top_t {
                 cfg.conse.top_t = t;
@@ -350,15 +429,108 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
             if no_synonyms {
                 cfg.conse.synonyms = false;
             }
-            let r = captions::run(&images, &caps, &cfg, run.as_deref(), None, &progress)?;
+            let methods: Vec<Hubness> = hubness
+                .iter()
+                .map(|h| Hubness::parse(h).ok_or_else(|| anyhow::anyhow!("unknown hubness method `{h}` (none, csls, qbnorm, dbnorm)")))
+                .collect::<Result<_>>()?;
+            let r = captions::run(&images, &caps, &cfg, run.as_deref(), None, &progress, &methods, half_of(&half))?;
             progress.finish();
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
                 println!("images {}  captions {}", r.images, r.captions);
-                println!("R@1 {:.4}  R@5 {:.4}  R@10 {:.4}  median rank {}", r.r_at_1, r.r_at_5, r.r_at_10, r.median_rank);
+                println!(
+                    "{:<8} {:>6} {:>6} {:>6} {:>7} | {:>8} {:>8} {:>7} | cut-off {:>9} {:>11}",
+                    "hubness", "R@1", "R@5", "R@10", "median", "skewness", "orphans", "max hub", "rel kept", "nonrel gone"
+                );
+                for row in &r.rows {
+                    let (h, c) = (&row.hubness_stats, &row.cutoff.at_threshold);
+                    println!(
+                        "{:<8} {:>6.4} {:>6.4} {:>6.4} {:>7} | {:>8.3} {:>7.1}% {:>7} | {:>17.3} {:>11.3}",
+                        row.hubness.as_str(),
+                        row.r_at_1,
+                        row.r_at_5,
+                        row.r_at_10,
+                        row.median_rank,
+                        h.skewness,
+                        100.0 * h.orphans,
+                        h.max_occurrence,
+                        c.relevant_kept,
+                        c.nonrelevant_removed
+                    );
+                }
+                if let Some(row) = r.rows.first() {
+                    print_curve(row.hubness.as_str(), &row.cutoff);
+                }
             }
         }
+    }
+    Ok(())
+}
+
+fn half_of(s: &str) -> captions::Half {
+    match s {
+        "odd" => captions::Half::Odd,
+        "even" => captions::Half::Even,
+        _ => captions::Half::All,
+    }
+}
+
+fn print_curve(what: &str, c: &pith_pipeline::eval::cutoff::CutoffReport) {
+    println!(
+        "cut-off curve ({what}; {} top-10 hits, {} relevant): threshold → relevant kept / non-relevant removed / precision",
+        c.hits, c.relevant
+    );
+    for p in &c.curve {
+        println!("  {:.1}: {:.3} / {:.3} / {:.3}", p.threshold, p.relevant_kept, p.nonrelevant_removed, p.precision);
+    }
+}
+
+/// Fit one family's model, move its bias so the store's threshold keeps
+/// 95% of the relevant top-10 hits of the fitting data, and store it.
+fn calibrate(cfg: EngineConfig, c: crate::cli::CalibrateCmd) -> Result<()> {
+    use pith_pipeline::relevance::{fit, threshold_keeping, Family};
+    let progress = CliProgress::new();
+    let (family, judged, name, print) = match c {
+        crate::cli::CalibrateCmd::Beir { dir, print } => {
+            let r =
+                beir::run(&dir, &cfg, &[beir::Setting { mode: Mode::Hybrid, fusion: None, semantic_ratio: None }], None, None, &progress)?;
+            (Family::Text, r.judged, format!("text: {}", dir.display()), print)
+        }
+        crate::cli::CalibrateCmd::Captions { images, captions: caps, half, print } => {
+            let r = captions::run(&images, &caps, &cfg, None, None, &progress, &[Hubness::None], half_of(&half))?;
+            let judged = r.judged.into_iter().flat_map(|(_, j)| j).collect();
+            (Family::Cross, judged, format!("cross-modal: {} ({half} ids)", caps.display()), print)
+        }
+    };
+    progress.finish();
+    let samples: Vec<_> = judged.iter().filter(|j| j.family == family).map(|j| (j.features, j.relevant)).collect();
+    if samples.iter().all(|s| s.1) || samples.iter().all(|s| !s.1) {
+        bail!("calibration needs both relevant and non-relevant hits ({} hits)", samples.len());
+    }
+    let mut model = fit(&samples, 1e-2);
+    let mut cal = if print {
+        pith_pipeline::relevance::Calibration::default()
+    } else {
+        Engine::open_read_only(cfg.clone()).map(|e| e.calibration()).unwrap_or_default()
+    };
+    // Shift the bias so relevance = threshold where 95% of relevant hits stay.
+    let keep_at = threshold_keeping(&model, &samples, 0.95);
+    let logit = |p: f32| (p / (1.0 - p)).ln();
+    model.b += logit(cal.threshold) - logit(keep_at.clamp(1e-4, 1.0 - 1e-4));
+    match family {
+        Family::Text => cal.text = model,
+        Family::Cross => cal.cross = model,
+    }
+    cal.fitted_on = if cal.fitted_on == "built-in default" { name } else { format!("{}; {name}", cal.fitted_on) };
+    let json = serde_json::to_string(&cal)?;
+    println!("{json}");
+    let rel = samples.iter().filter(|s| s.1).count();
+    eprintln!("fitted on {} top-10 hits ({rel} relevant)", samples.len());
+    if !print {
+        let engine = Engine::open(cfg)?;
+        engine.set_setting("search.calibration", Some(&json))?;
+        eprintln!("stored as search.calibration");
     }
     Ok(())
 }

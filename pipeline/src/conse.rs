@@ -104,6 +104,17 @@ impl Conse {
         v
     }
 
+    /// One vector per class (its prompts' mean): the class-prompt query bank
+    /// for hubness normalisation.
+    pub fn class_vectors(&self) -> &[Vec<f32>] {
+        &self.class_vecs
+    }
+
+    /// Class names (the first name of each class).
+    pub fn class_names(&self) -> &[String] {
+        &self.names
+    }
+
     /// Names of the top `n` classes with probability above 5%, for labels and BM25.
     pub fn labels(&self, logits: &[f32], n: usize) -> Vec<String> {
         let p = softmax(logits);

@@ -95,6 +95,11 @@ pub struct Engine {
     maintenance: Mutex<()>,
     encoders: OnceLock<Encoders>,
     encoders_lock: Mutex<()>,
+    /// Store settings (the `settings` table), read at open, written through.
+    settings: RwLock<HashMap<String, String>>,
+    /// Hubness statistics per space, built on first use (`search::banks`)
+    /// and kept up to date by writes.
+    pub(crate) hubs: RwLock<HashMap<SpaceId, crate::hubness::HubTable>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -168,8 +173,12 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
 
 /// Each (space, codec setting) has its own folder, so re-encoding never
 /// writes where the live index keeps its files.
-/// The codec name that returns a space to float32 in hnsw_rs.
+/// The codec name that returns a space to float32 in pith's own graph, what
+/// a new store uses (no setting recorded).
 pub const DEFAULT_INDEX: &str = "default";
+/// The setting that keeps float32 in an hnsw_rs graph: what stores made
+/// before pith had its own graph keep (migration 0005) until a codec is set.
+pub const HNSW_RS_INDEX: &str = "hnsw_rs";
 
 fn coded_dir(data_dir: &std::path::Path, id: SpaceId, setting: &CodecSetting) -> PathBuf {
     data_dir.join("vectors").join(format!("{id}-coded-{setting}"))
@@ -217,6 +226,7 @@ impl Engine {
             store.register_space(label, model, *dim)?;
         }
         let spaces = load_spaces(&store, &wanted, &cfg.data_dir, false)?;
+        let settings = store.settings()?;
         let engine = Engine {
             policy: IgnorePolicy::new(&[&cfg.data_dir, &cfg.models.root]),
             readers: ReadPool::new(&db),
@@ -228,6 +238,8 @@ impl Engine {
             maintenance: Mutex::new(()),
             encoders: OnceLock::new(),
             encoders_lock: Mutex::new(()),
+            settings: RwLock::new(settings),
+            hubs: RwLock::new(HashMap::new()),
         };
         engine.reconcile()?;
         Ok(engine)
@@ -245,6 +257,8 @@ impl Engine {
         let readers = ReadPool::new(&db);
         let text = TextIndex::open_read_only(&cfg.data_dir.join("text"))?;
         let spaces = load_spaces(&*readers.get()?, &wanted_spaces(&cfg.models), &cfg.data_dir, true)?;
+        // A store last opened by an older pith has no settings table yet.
+        let settings = readers.get()?.settings().unwrap_or_default();
         let engine = Engine {
             policy: IgnorePolicy::new(&[&cfg.data_dir, &cfg.models.root]),
             readers,
@@ -256,6 +270,8 @@ impl Engine {
             maintenance: Mutex::new(()),
             encoders: OnceLock::new(),
             encoders_lock: Mutex::new(()),
+            settings: RwLock::new(settings),
+            hubs: RwLock::new(HashMap::new()),
         };
         // The writer checkpoints its graphs on a timer: add what the dump
         // lacks, in memory only.
@@ -435,6 +451,7 @@ impl Engine {
                 ix.insert(v);
             }
         }
+        self.update_hubs(&del_chunks, &per_space);
         Ok(written)
     }
 
@@ -455,6 +472,7 @@ impl Engine {
         for s in self.spaces() {
             s.ix.remove(&chunks);
         }
+        self.update_hubs(&chunks, &HashMap::new());
         Ok(items.len())
     }
 
@@ -478,7 +496,7 @@ impl Engine {
             }
             ix.save(&vectors_dir(&self.cfg.data_dir, id))?;
         }
-        Ok(())
+        self.refresh_hubs()
     }
 
     /// Up to `limit` float32 vectors of the active space `label`, flattened
@@ -513,8 +531,12 @@ impl Engine {
     /// The setting is recorded only once the new index is built.
     pub fn set_codec(&self, label: &str, codec: &str) -> Result<Vec<IndexFootprint>> {
         let _maint = self.maintenance.lock().unwrap_or_else(|p| p.into_inner());
-        let plain = codec.trim().eq_ignore_ascii_case(DEFAULT_INDEX);
-        let setting: CodecSetting = if plain { CodecSetting { spec: CodecSpec::F32, rerank: false } } else { codec.parse()? };
+        let name = codec.trim();
+        let legacy = name.eq_ignore_ascii_case(HNSW_RS_INDEX);
+        let f32_graph = CodecSetting { spec: CodecSpec::F32, rerank: false };
+        let setting: CodecSetting = if legacy || name.eq_ignore_ascii_case(DEFAULT_INDEX) { f32_graph.clone() } else { name.parse()? };
+        // What the store records: nothing for the default.
+        let row = if legacy { Some(HNSW_RS_INDEX.to_string()) } else { (setting != f32_graph).then(|| setting.to_string()) };
         let targets: Vec<Space> = self.spaces().into_iter().filter(|s| s.row.label == label).collect();
         if targets.is_empty() {
             let known: Vec<String> = self.spaces().into_iter().map(|s| s.row.label).collect();
@@ -523,18 +545,13 @@ impl Engine {
         for s in &targets {
             setting.spec.check_dim(s.row.dim)?;
         }
-        let current = self.reader()?.space_codecs()?.get(label).and_then(|c| c.parse::<CodecSetting>().ok());
-        let unchanged = match &current {
-            None => plain,
-            Some(c) => !plain && *c == setting,
-        };
-        if unchanged {
+        if self.reader()?.space_codecs()?.get(label) == row.as_ref() {
             return Ok(targets.iter().map(|s| self.footprint(s)).collect());
         }
         let mut built = Vec::new();
         for s in &targets {
-            let dir = if plain { vectors_dir(&self.cfg.data_dir, s.row.id) } else { coded_dir(&self.cfg.data_dir, s.row.id, &setting) };
-            let ix: Arc<dyn AnnIndex> = if plain {
+            let dir = if legacy { vectors_dir(&self.cfg.data_dir, s.row.id) } else { coded_dir(&self.cfg.data_dir, s.row.id, &setting) };
+            let ix: Arc<dyn AnnIndex> = if legacy {
                 Arc::new(VectorIndex::empty(&s.row.label, s.row.dim))
             } else {
                 // Not the live folder (that has another setting): leftovers only.
@@ -551,7 +568,7 @@ impl Engine {
             ix.save(&dir)?;
             built.push((s.row.id, ix, dir));
         }
-        self.store()?.set_space_codec(label, (!plain).then(|| setting.to_string()).as_deref())?;
+        self.store()?.set_space_codec(label, row.as_deref())?;
         let mut out = Vec::new();
         for (id, ix, dir) in built {
             {
@@ -568,6 +585,45 @@ impl Engine {
         // Whatever was written during the rebuild went to the old index; add it.
         self.catch_up_vectors(true)?;
         Ok(out)
+    }
+
+    /// Keep loaded hubness tables in step with the gallery.
+    fn update_hubs(&self, removed: &[ChunkId], added: &HashMap<SpaceId, Vec<(ChunkId, Vec<f32>)>>) {
+        let mut hubs = self.hubs.write().unwrap_or_else(|p| p.into_inner());
+        for (sid, t) in hubs.iter_mut() {
+            if !removed.is_empty() {
+                t.remove(removed);
+            }
+            if let Some(v) = added.get(sid) {
+                t.add(v);
+            }
+        }
+    }
+
+    pub fn image_item_ids(&self) -> Result<Vec<ItemId>> {
+        self.reader()?.image_item_ids()
+    }
+
+    /// A store setting (see `set_setting` for the keys).
+    pub fn setting(&self, key: &str) -> Option<String> {
+        self.settings.read().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+    }
+
+    /// Every store setting.
+    pub fn settings(&self) -> HashMap<String, String> {
+        self.settings.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Set (or with `None` clear) a store setting; the caller has validated
+    /// the value (`search::settings`).
+    pub(crate) fn put_setting(&self, key: &str, value: Option<&str>) -> Result<()> {
+        self.store()?.set_setting(key, value)?;
+        let mut s = self.settings.write().unwrap_or_else(|p| p.into_inner());
+        match value {
+            Some(v) => s.insert(key.to_string(), v.to_string()),
+            None => s.remove(key),
+        };
+        Ok(())
     }
 
     /// Remember a folder or file the user asked to index (canonical path).
@@ -681,28 +737,31 @@ fn load_spaces(store: &Store, wanted: &[(&'static str, String, usize)], data_dir
     Ok(out)
 }
 
-/// A space's index: float32 in hnsw_rs by default, or codes (`index::coded`)
-/// when the label has a codec setting.
+/// A space's index: float32 in pith's own graph by default, codes
+/// (`index::coded`) when the label has a codec setting, or float32 in hnsw_rs
+/// for the setting `hnsw_rs`. A setting that cannot be used keeps float32.
 fn open_index(row: &SpaceRow, codec: Option<&str>, data_dir: &std::path::Path, read_only: bool) -> (Arc<dyn AnnIndex>, PathBuf) {
-    let coded = match codec.map(str::parse::<CodecSetting>) {
-        Some(Ok(s)) => {
-            let dir = coded_dir(data_dir, row.id, &s);
-            CodedIndex::open(&row.label, row.dim, s, &dir, read_only)
-                .map_err(|e| tracing::warn!(space = %row.label, error = %e, "codec setting unusable; keeping float32"))
-                .ok()
-                .map(|c| (c, dir))
-        }
-        Some(Err(e)) => {
-            tracing::warn!(space = %row.label, error = %e, "bad codec setting; keeping float32");
-            None
-        }
-        _ => None,
+    let legacy = || {
+        let dir = vectors_dir(data_dir, row.id);
+        (Arc::new(VectorIndex::load_or_empty(&row.label, row.dim, &dir)) as Arc<dyn AnnIndex>, dir)
     };
-    match coded {
-        Some((c, dir)) => (Arc::new(c), dir),
-        None => {
-            let dir = vectors_dir(data_dir, row.id);
-            (Arc::new(VectorIndex::load_or_empty(&row.label, row.dim, &dir)), dir)
+    let setting = match codec {
+        Some(c) if c == HNSW_RS_INDEX => return legacy(),
+        None => CodecSetting { spec: CodecSpec::F32, rerank: false },
+        Some(c) => match c.parse::<CodecSetting>() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(space = %row.label, error = %e, "bad codec setting; keeping float32");
+                CodecSetting { spec: CodecSpec::F32, rerank: false }
+            }
+        },
+    };
+    let dir = coded_dir(data_dir, row.id, &setting);
+    match CodedIndex::open(&row.label, row.dim, setting, &dir, read_only) {
+        Ok(c) => (Arc::new(c), dir),
+        Err(e) => {
+            tracing::warn!(space = %row.label, error = %e, "codec setting unusable; keeping float32 in hnsw_rs");
+            legacy()
         }
     }
 }

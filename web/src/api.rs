@@ -7,7 +7,7 @@ use axum::extract::{Multipart, Path as UrlPath, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use pith_pipeline::search::{Filters, Mode, SearchRequest};
+use pith_pipeline::search::{Filters, Fusion, Hubness, Mode, SearchRequest};
 use pith_pipeline::{Kind, SearchHit};
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +40,15 @@ pub struct SearchParams {
     pub mode: Option<String>,
     /// Comma-separated file extensions.
     pub ext: Option<String>,
+    /// Hide hits whose calibrated relevance is below this (0 to 1; 0 shows
+    /// weaker matches too). Default: the store's `search.min-relevance`.
+    pub min_relevance: Option<String>,
+    /// `convex` (default) or `rrf`.
+    pub fusion: Option<String>,
+    /// Share of dense retrieval in convex fusion, 0 to 1 (the "semantic ratio").
+    pub semantic_ratio: Option<String>,
+    /// Hubness correction for cross-modal spaces: `none`, `csls`, `qbnorm`, `dbnorm`.
+    pub hubness: Option<String>,
 }
 
 fn num(v: &Option<String>, name: &str, default: usize) -> Result<usize, ApiError> {
@@ -97,7 +106,37 @@ impl SearchParams {
                 ext: self.ext.as_deref().unwrap_or("").split(',').map(|e| e.trim().to_string()).filter(|e| !e.is_empty()).collect(),
             },
             mode,
+            min_relevance: unit(&self.min_relevance, "min_relevance")?,
+            fusion: match trimmed(&self.fusion) {
+                None => None,
+                Some(s) => {
+                    Some(Fusion::parse(s).ok_or_else(|| ApiError::BadRequest(format!("`fusion` must be convex or rrf, got `{s}`")))?)
+                }
+            },
+            semantic_ratio: unit(&self.semantic_ratio, "semantic_ratio")?,
+            hubness: match trimmed(&self.hubness) {
+                None => None,
+                Some(s) => Some(
+                    Hubness::parse(s)
+                        .ok_or_else(|| ApiError::BadRequest(format!("`hubness` must be none, csls, qbnorm or dbnorm, got `{s}`")))?,
+                ),
+            },
         })
+    }
+}
+
+fn trimmed(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// An optional number from 0 to 1.
+fn unit(v: &Option<String>, name: &str) -> Result<Option<f32>, ApiError> {
+    match trimmed(v) {
+        None => Ok(None),
+        Some(s) => match s.parse::<f32>() {
+            Ok(x) if (0.0..=1.0).contains(&x) => Ok(Some(x)),
+            _ => Err(ApiError::BadRequest(format!("`{name}` must be a number from 0 to 1, got `{s}`"))),
+        },
     }
 }
 
@@ -108,13 +147,15 @@ pub struct SearchResponse {
     pub offset: usize,
     pub took_ms: f64,
     pub results: Vec<SearchHit>,
+    /// Candidates hidden by the relevance cut-off (`min_relevance=0` shows them).
+    pub hidden: usize,
 }
 
 pub async fn run_search(st: &AppState, req: SearchRequest) -> Result<SearchResponse, ApiError> {
     let t = std::time::Instant::now();
     let (query, k, offset) = (req.q.clone(), req.k, req.offset);
-    let results = st.run(move |e| Ok(e.search(&req)?)).await?;
-    Ok(SearchResponse { query, k, offset, took_ms: t.elapsed().as_secs_f64() * 1e3, results })
+    let r = st.run(move |e| Ok(e.search_results(&req)?)).await?;
+    Ok(SearchResponse { query, k, offset, took_ms: t.elapsed().as_secs_f64() * 1e3, results: r.hits, hidden: r.hidden })
 }
 
 #[utoipa::path(get, path = "/api/search", params(SearchParams), responses((status = 200, description = "Ranked items", body = SearchResponse), (status = 400, description = "Bad parameter", body = crate::openapi::ErrorBody), (status = 401, description = "API key required", body = crate::openapi::ErrorBody), (status = 403, description = "Host not allowed", body = crate::openapi::ErrorBody), (status = 503, description = "Overloaded; retry after the Retry-After seconds", body = crate::openapi::ErrorBody)))]
@@ -134,7 +175,7 @@ pub async fn search_post(State(st): State<AppState>, req: Request) -> Result<Res
         let mp = Multipart::from_request_parts(req, &st).await?;
         let (bytes, k) = read_image_upload(mp).await?;
         let hits = image_search(&st, bytes, k).await?;
-        return Ok(Json(SearchResponse { query: String::new(), k, offset: 0, took_ms: 0.0, results: hits }).into_response());
+        return Ok(Json(SearchResponse { query: String::new(), k, offset: 0, took_ms: 0.0, results: hits, hidden: 0 }).into_response());
     }
     let body =
         axum::body::to_bytes(req.into_body(), st.max_upload).await.map_err(|_| ApiError::TooLarge("request body too large".into()))?;
@@ -142,16 +183,16 @@ pub async fn search_post(State(st): State<AppState>, req: Request) -> Result<Res
     if !v.is_object() {
         return Err(ApiError::BadRequest("the JSON body must be an object".into()));
     }
-    // Strings everywhere; integers also for `k` and `offset`; null = absent.
+    // Strings everywhere; numbers also for the numeric fields; null = absent.
+    const NUMERIC: [&str; 4] = ["k", "offset", "min_relevance", "semantic_ratio"];
     let s = |k: &str| -> Result<Option<String>, ApiError> {
         match v.get(k) {
             None | Some(serde_json::Value::Null) => Ok(None),
             Some(serde_json::Value::String(x)) => Ok(Some(x.clone())),
-            Some(n @ serde_json::Value::Number(_)) if k == "k" || k == "offset" => Ok(Some(n.to_string())),
-            Some(_) => Err(ApiError::BadRequest(format!(
-                "`{k}` must be a string{}",
-                if k == "k" || k == "offset" { " or an integer" } else { "" }
-            ))),
+            Some(n @ serde_json::Value::Number(_)) if NUMERIC.contains(&k) => Ok(Some(n.to_string())),
+            Some(_) => {
+                Err(ApiError::BadRequest(format!("`{k}` must be a string{}", if NUMERIC.contains(&k) { " or a number" } else { "" })))
+            }
         }
     };
     let p = SearchParams {
@@ -164,6 +205,10 @@ pub async fn search_post(State(st): State<AppState>, req: Request) -> Result<Res
         offset: s("offset")?,
         mode: s("mode")?,
         ext: s("ext")?,
+        min_relevance: s("min_relevance")?,
+        fusion: s("fusion")?,
+        semantic_ratio: s("semantic_ratio")?,
+        hubness: s("hubness")?,
     };
     Ok(Json(run_search(&st, p.to_request(10)?).await?).into_response())
 }
@@ -396,7 +441,7 @@ pub async fn similar(
     let k = num(&p.k, "k", 12)?.clamp(1, MAX_K);
     let t = std::time::Instant::now();
     let results = st.run(move |e| Ok(e.similar(id, k)?)).await?;
-    Ok(Json(SearchResponse { query: format!("similar:{id}"), k, offset: 0, took_ms: t.elapsed().as_secs_f64() * 1e3, results }))
+    Ok(Json(SearchResponse { query: format!("similar:{id}"), k, offset: 0, took_ms: t.elapsed().as_secs_f64() * 1e3, results, hidden: 0 }))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -35,6 +35,12 @@ pub struct SearchBody {
     pub offset: Option<String>,
     pub mode: Option<String>,
     pub ext: Option<String>,
+    #[schema(schema_with = number_or_string)]
+    pub min_relevance: Option<String>,
+    pub fusion: Option<String>,
+    #[schema(schema_with = number_or_string)]
+    pub semantic_ratio: Option<String>,
+    pub hubness: Option<String>,
 }
 
 fn int_or_string() -> utoipa::openapi::Schema {
@@ -43,6 +49,17 @@ fn int_or_string() -> utoipa::openapi::Schema {
         OneOfBuilder::new()
             .item(ObjectBuilder::new().schema_type(Type::String))
             .item(ObjectBuilder::new().schema_type(Type::Integer))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .build(),
+    )
+}
+
+fn number_or_string() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .item(ObjectBuilder::new().schema_type(Type::Number))
             .item(ObjectBuilder::new().schema_type(Type::Null))
             .build(),
     )

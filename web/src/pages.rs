@@ -68,6 +68,8 @@ pub struct SearchPage {
     pub next: Option<String>,
     pub took_ms: String,
     pub heading: String,
+    /// "Show N weaker matches": the same search with the cut-off off.
+    pub weaker: Option<(usize, String)>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -88,7 +90,16 @@ fn url(p: &SearchParams, kind: &str, page: usize) -> String {
     if !kind.is_empty() && kind != "all" {
         u.push_str(&format!("&kind={}", enc(kind)));
     }
-    for (name, v) in [("path", &p.path), ("ext", &p.ext), ("after", &p.after), ("before", &p.before), ("mode", &p.mode)] {
+    for (name, v) in [
+        ("path", &p.path),
+        ("ext", &p.ext),
+        ("after", &p.after),
+        ("before", &p.before),
+        ("mode", &p.mode),
+        ("min_relevance", &p.min_relevance),
+        ("semantic_ratio", &p.semantic_ratio),
+        ("fusion", &p.fusion),
+    ] {
         if let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
             u.push_str(&format!("&{name}={}", enc(v)));
         }
@@ -126,6 +137,7 @@ pub async fn search_page(State(st): State<AppState>, q: Result<Query<PageParams>
         next: None,
         took_ms: String::new(),
         heading: String::new(),
+        weaker: None,
     };
     if query.trim().is_empty() {
         return page_view.into_response();
@@ -140,7 +152,13 @@ pub async fn search_page(State(st): State<AppState>, q: Result<Query<PageParams>
             Ok(r) => {
                 let n = r.results.len();
                 page_view.took_ms = format!("{:.0}", r.took_ms);
-                if n == 0 {
+                if r.hidden > 0 {
+                    let all = SearchParams { min_relevance: Some("0".into()), ..p.search.clone() };
+                    page_view.weaker = Some((r.hidden, url(&all, &kind, 1)));
+                }
+                if n == 0 && r.hidden > 0 && page == 1 {
+                    page_view.empty_reason = Some("Nothing indexed matches this well enough.".into());
+                } else if n == 0 {
                     page_view.empty_reason = Some(empty_reason(&st, page, &kind).await);
                 }
                 if page > 1 {
@@ -321,6 +339,7 @@ pub async fn search_by_image_page(
         next: None,
         took_ms: String::new(),
         heading: "Images like the one you uploaded".into(),
+        weaker: None,
     }
     .into_response())
 }
@@ -362,7 +381,7 @@ mod tests {
         fn hit_runs_always_rebuild_the_snippet(snippet in "\\PC{0,80}", ranges in proptest::collection::vec((0usize..200, 0usize..200), 0..6)) {
             let hit = pith_pipeline::SearchHit {
                 id: pith_pipeline::ids::ItemId(1), kind: "text".into(), path: "/x".into(), title: "t".into(), snippet: snippet.clone(),
-                highlights: ranges, score: 0.0, chunk_id: pith_pipeline::ids::ChunkId(1), chunk_start: 0, chunk_end: 0, start: None, end: None, thumbnail: None, ranks: Default::default(),
+                highlights: ranges, score: 0.0, relevance: None, features: None, chunk_id: pith_pipeline::ids::ChunkId(1), chunk_start: 0, chunk_end: 0, start: None, end: None, thumbnail: None, ranks: Default::default(),
             };
             let h = Hit::from(hit);
             let joined: String = h.runs.iter().map(|(t, _)| t.as_str()).collect();

@@ -8,11 +8,25 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::cutoff::{self, CutoffReport, Judged};
 use super::metrics::{mrr_at, ndcg_at, recall_at, Qrels};
 use crate::engine::{Engine, EngineConfig};
 use crate::error::{io_err, PipelineError, Result};
 use crate::ingest::{ingest_documents, IngestReport, Progress};
-use crate::search::{Mode, SearchRequest};
+use crate::search::{Fusion, Mode, SearchRequest};
+
+/// One search setting compared on the set (`pith eval beir --fusion ...`).
+#[derive(Debug, Clone, Serialize)]
+pub struct BeirRow {
+    /// `bm25`, `vector`, `rrf`, `convex`, `convex@0.5`, ...
+    pub setting: String,
+    pub ndcg_at_10: f64,
+    pub recall_at_100: f64,
+    pub mrr_at_10: f64,
+    pub latency_p50_ms: f64,
+    /// The relevance cut-off over plain top-10 (graded qrels: grade ≥ 1 is relevant).
+    pub cutoff: CutoffReport,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BeirReport {
@@ -26,6 +40,47 @@ pub struct BeirReport {
     pub latency_p50_ms: f64,
     pub latency_p95_ms: f64,
     pub ingest: IngestReport,
+    /// Every setting asked for; the fields above are the first one's.
+    pub rows: Vec<BeirRow>,
+    /// Top-10 hits with features, first setting (for `pith calibrate`).
+    #[serde(skip)]
+    pub judged: Vec<Judged>,
+}
+
+/// A search setting to evaluate: mode, fusion and semantic ratio.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Setting {
+    pub mode: Mode,
+    pub fusion: Option<Fusion>,
+    pub semantic_ratio: Option<f32>,
+}
+
+impl Setting {
+    /// `bm25`, `vector`, `hybrid` (store defaults), `rrf`, `convex`, `convex@0.5`.
+    pub fn parse(s: &str) -> Option<Setting> {
+        let plain = |mode| Some(Setting { mode, fusion: None, semantic_ratio: None });
+        match s.trim() {
+            "bm25" => plain(Mode::Bm25),
+            "vector" => plain(Mode::Vector),
+            "hybrid" => plain(Mode::Hybrid),
+            other => {
+                let (f, ratio) = match other.split_once('@') {
+                    Some((f, r)) => (f, Some(r.parse::<f32>().ok().filter(|r| (0.0..=1.0).contains(r))?)),
+                    None => (other, None),
+                };
+                Some(Setting { mode: Mode::Hybrid, fusion: Some(Fusion::parse(f)?), semantic_ratio: ratio })
+            }
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match (self.mode, self.fusion, self.semantic_ratio) {
+            (Mode::Bm25, ..) => "bm25".into(),
+            (Mode::Vector, ..) => "vector".into(),
+            (_, None, None) => "hybrid".into(),
+            (_, f, r) => format!("{}{}", f.map_or("hybrid", |f| f.as_str()), r.map(|r| format!("@{r}")).unwrap_or_default()),
+        }
+    }
 }
 
 pub struct BeirSet {
@@ -79,7 +134,7 @@ pub fn load(dir: &Path) -> Result<BeirSet> {
 pub fn run(
     dir: &Path,
     cfg_template: &EngineConfig,
-    mode: Mode,
+    settings: &[Setting],
     run_file: Option<&Path>,
     store_dir: Option<PathBuf>,
     progress: &dyn Progress,
@@ -94,55 +149,90 @@ pub fn run(
     } else {
         ingest_documents(&engine, set.corpus, progress)?
     };
-    evaluate(&engine, &set.queries, &set.qrels, mode, run_file, &dir.display().to_string(), ingest)
+    evaluate(&engine, &set.queries, &set.qrels, settings, run_file, &dir.display().to_string(), ingest)
 }
 
 pub fn evaluate(
     engine: &Engine,
     queries: &HashMap<String, String>,
     qrels: &Qrels,
-    mode: Mode,
+    settings: &[Setting],
     run_file: Option<&Path>,
     name: &str,
     ingest: IngestReport,
 ) -> Result<BeirReport> {
     let mut qids: Vec<&String> = qrels.keys().filter(|q| queries.contains_key(*q)).collect();
     qids.sort();
+    let first = settings.first().copied().unwrap_or(Setting { mode: Mode::Hybrid, fusion: None, semantic_ratio: None });
     // Warm up the encoders so the first query's latency is not model loading.
     if let Some(q) = qids.first() {
-        let _ = engine.search(&SearchRequest { mode, ..SearchRequest::new(queries[*q].clone(), 10) });
+        let _ = engine.search(&SearchRequest::new(queries[*q].clone(), 10));
     }
-    let (mut nd, mut rc, mut mr) = (0.0, 0.0, 0.0);
-    let mut lat = Vec::new();
-    let mut runs = Vec::new();
-    let t0 = Instant::now();
-    for qid in &qids {
-        let req = SearchRequest { mode, ..SearchRequest::new(queries[*qid].clone(), 100) };
-        let t = Instant::now();
-        let hits = engine.search(&req)?;
-        lat.push(t.elapsed().as_secs_f64() * 1000.0);
-        let ranked: Vec<String> = hits.iter().map(|h| h.path.clone()).collect();
-        let rels = &qrels[*qid];
-        nd += ndcg_at(&ranked, rels, 10);
-        rc += recall_at(&ranked, rels, 100);
-        mr += mrr_at(&ranked, rels, 10);
-        runs.push(((*qid).clone(), hits.iter().map(|h| (h.path.clone(), h.score)).collect::<Vec<_>>()));
+    let threshold = engine.search_options(&SearchRequest::new("", 1)).min_relevance;
+    let mut rows = Vec::new();
+    let (mut qps, mut p95, mut judged_first) = (0.0, 0.0, Vec::new());
+    for (si, st) in settings.iter().enumerate() {
+        let (mut nd, mut rc, mut mr) = (0.0, 0.0, 0.0);
+        let mut lat = Vec::new();
+        let mut runs = Vec::new();
+        let mut judged = Vec::new();
+        let t0 = Instant::now();
+        for qid in &qids {
+            let req = SearchRequest {
+                mode: st.mode,
+                fusion: st.fusion,
+                semantic_ratio: st.semantic_ratio,
+                min_relevance: Some(0.0),
+                ..SearchRequest::new(queries[*qid].clone(), 100)
+            };
+            let t = Instant::now();
+            let hits = engine.search(&req)?;
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            let ranked: Vec<String> = hits.iter().map(|h| h.path.clone()).collect();
+            let rels = &qrels[*qid];
+            nd += ndcg_at(&ranked, rels, 10);
+            rc += recall_at(&ranked, rels, 100);
+            mr += mrr_at(&ranked, rels, 10);
+            for h in hits.iter().take(10) {
+                if let (Some(relevance), Some((family, features))) = (h.relevance, h.features) {
+                    judged.push(Judged { relevance, relevant: rels.get(&h.path).is_some_and(|g| *g > 0), family, features });
+                }
+            }
+            runs.push(((*qid).clone(), hits.iter().map(|h| (h.path.clone(), h.score)).collect::<Vec<_>>()));
+        }
+        let total = t0.elapsed().as_secs_f64();
+        let n = qids.len().max(1) as f64;
+        if let Some(p) = run_file {
+            let path = if si == 0 { p.to_path_buf() } else { p.with_extension(format!("{}.run", st.label())) };
+            super::write_trec_run(&path, &runs, &format!("pith-{}", st.label())).map_err(io_err(p))?;
+        }
+        if si == 0 {
+            qps = qids.len() as f64 / total.max(1e-9);
+            p95 = super::percentile(&lat, 95.0);
+            judged_first = judged.clone();
+        }
+        rows.push(BeirRow {
+            setting: st.label(),
+            ndcg_at_10: nd / n,
+            recall_at_100: rc / n,
+            mrr_at_10: mr / n,
+            latency_p50_ms: super::percentile(&lat, 50.0),
+            cutoff: cutoff::report(&judged, threshold),
+        });
     }
-    let total = t0.elapsed().as_secs_f64();
-    let n = qids.len().max(1) as f64;
-    if let Some(p) = run_file {
-        super::write_trec_run(p, &runs, &format!("pith-{mode:?}").to_lowercase()).map_err(io_err(p))?;
-    }
+    let r0 = rows.first().cloned().ok_or_else(|| PipelineError::BadInput("no search setting to evaluate".into()))?;
     Ok(BeirReport {
         dataset: name.to_string(),
-        mode,
+        mode: first.mode,
         queries: qids.len(),
-        ndcg_at_10: nd / n,
-        recall_at_100: rc / n,
-        mrr_at_10: mr / n,
-        queries_per_second: qids.len() as f64 / total.max(1e-9),
-        latency_p50_ms: super::percentile(&lat, 50.0),
-        latency_p95_ms: super::percentile(&lat, 95.0),
+        ndcg_at_10: r0.ndcg_at_10,
+        recall_at_100: r0.recall_at_100,
+        mrr_at_10: r0.mrr_at_10,
+        queries_per_second: qps,
+        latency_p50_ms: r0.latency_p50_ms,
+        latency_p95_ms: p95,
         ingest,
+        rows,
+        judged: judged_first,
     })
 }

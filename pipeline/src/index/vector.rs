@@ -348,7 +348,7 @@ impl super::AnnIndex for VectorIndex {
         let n = self.len();
         let per = self.dim * 4;
         super::IndexFootprint {
-            codec: "default (f32, hnsw_rs)".into(),
+            codec: "hnsw_rs (f32)".into(),
             bytes_per_vector: per,
             ram_bytes: n * (per + 2 * M * 16 + 64),
             disk_bytes: 0,

@@ -54,6 +54,8 @@ pub struct IngestReport {
 
 const TEXT_BATCH: usize = 512;
 const IMAGE_BATCH: usize = 16;
+/// Files prepared ahead of the next one to write (see `run_jobs`).
+const REORDER_WINDOW: usize = 64;
 
 /// Ingest files and folders named by the user; files under a folder root
 /// that vanished are removed. Each root is its own scope for the ignore
@@ -192,54 +194,77 @@ fn run_jobs(
         return Ok(());
     }
     let enc = engine.encoders()?;
+    // Files are prepared in parallel but written in walk order: a result
+    // waits in `pending` until those before it are out. Two ingests of the
+    // same files thus assign the same ids and fill the indexes in the same
+    // order, so they give the same rankings. Jobs are handed out only
+    // `REORDER_WINDOW` ahead of the next file to write, which bounds what
+    // waits (a slow video holds back at most that many prepared files).
     let (job_tx, job_rx) = unbounded();
-    for j in jobs {
+    let mut jobs = jobs.into_iter().enumerate();
+    for j in jobs.by_ref().take(REORDER_WINDOW) {
         let _ = job_tx.send(j);
     }
-    drop(job_tx);
-    let (res_tx, res_rx) = bounded::<Prepared>(64);
+    let (res_tx, res_rx) = bounded::<(usize, Prepared)>(64);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
     let ctx = prepare::Ctx { engine, enc };
     std::thread::scope(|s| -> Result<()> {
         for _ in 0..workers {
             let (rx, tx, ctx) = (job_rx.clone(), res_tx.clone(), &ctx);
             s.spawn(move || {
-                for (entry, existing) in rx {
+                for (i, (entry, existing)) in rx {
                     if progress.cancelled() {
                         break;
                     }
-                    if tx.send(ctx.prepare(entry, existing)).is_err() {
+                    if tx.send((i, ctx.prepare(entry, existing))).is_err() {
                         break;
                     }
                 }
             });
         }
         drop(res_tx);
+        drop(job_rx);
         let writer = Writer::spawn(s, engine, progress);
         let mut batch = Batch::default();
-        for p in res_rx {
-            match p {
-                Prepared::Unchanged { path, file_id, mtime } => {
-                    engine.touch_file(file_id, mtime)?;
-                    report.unchanged += 1;
-                    progress.inc(&path);
-                }
-                Prepared::Skipped { path } => {
-                    report.skipped_unsupported += 1;
-                    progress.inc(&path);
-                }
-                Prepared::Failed { path, reason, existed } => {
-                    if existed {
-                        engine.delete_paths(std::slice::from_ref(&path))?;
+        let mut pending = std::collections::BTreeMap::new();
+        let mut next = 0usize;
+        let mut job_tx = Some(job_tx);
+        for (i, p) in &res_rx {
+            pending.insert(i, p);
+            while let Some(p) = pending.remove(&next) {
+                next += 1;
+                match jobs.next() {
+                    Some(j) => {
+                        if let Some(tx) = &job_tx {
+                            let _ = tx.send(j);
+                        }
                     }
-                    engine.record_error(&path, &reason)?;
-                    report.failed += 1;
-                    progress.inc(&path);
+                    // No more jobs: workers end once the queue drains.
+                    None => job_tx = None,
                 }
-                other => {
-                    batch.push(other);
-                    if batch.full() {
-                        writer.send(batch.encode(engine, report)?);
+                match p {
+                    Prepared::Unchanged { path, file_id, mtime } => {
+                        engine.touch_file(file_id, mtime)?;
+                        report.unchanged += 1;
+                        progress.inc(&path);
+                    }
+                    Prepared::Skipped { path } => {
+                        report.skipped_unsupported += 1;
+                        progress.inc(&path);
+                    }
+                    Prepared::Failed { path, reason, existed } => {
+                        if existed {
+                            engine.delete_paths(std::slice::from_ref(&path))?;
+                        }
+                        engine.record_error(&path, &reason)?;
+                        report.failed += 1;
+                        progress.inc(&path);
+                    }
+                    other => {
+                        batch.push(other);
+                        if batch.full() {
+                            writer.send(batch.encode(engine, report)?);
+                        }
                     }
                 }
             }

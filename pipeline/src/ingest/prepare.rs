@@ -81,9 +81,13 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     pub fn prepare(&self, e: FileEntry, existing: Option<FileRow>) -> Prepared {
         let existed = existing.is_some();
-        match self.try_prepare(&e, existing) {
-            Ok(p) => p,
-            Err(reason) => Prepared::Failed { path: e.path, reason, existed },
+        // A decoder that panics on one hostile file costs that file only
+        // (and cannot stall the in-order writer waiting for its result).
+        let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.try_prepare(&e, existing)));
+        match attempt {
+            Ok(Ok(p)) => p,
+            Ok(Err(reason)) => Prepared::Failed { path: e.path, reason, existed },
+            Err(_) => Prepared::Failed { path: e.path, reason: "internal error: the decoder panicked on this file".into(), existed },
         }
     }
 

@@ -99,6 +99,9 @@ pub fn walk(scope: &Path, path: &Path, policy: &IgnorePolicy) -> Result<Walked> 
         .ignore(false)
         .parents(false)
         .follow_links(true)
+        // Name order, not the file system's: the same files are ingested in
+        // the same order everywhere (deterministic ids and graphs).
+        .sort_by_file_name(|a, b| a.cmp(b))
         .filter_entry(move |e| {
             if e.path() == root_for_filter {
                 return true;

@@ -10,6 +10,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0002_roots.sql"),
     include_str!("../../../migrations/0003_space_identity.sql"),
     include_str!("../../../migrations/0004_space_codecs.sql"),
+    include_str!("../../../migrations/0005_default_graph.sql"),
+    include_str!("../../../migrations/0006_settings.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

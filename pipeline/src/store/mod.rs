@@ -292,6 +292,13 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Ids of every image item (the gallery of a caption evaluation).
+    pub fn image_item_ids(&self) -> Result<Vec<ItemId>> {
+        let mut st = self.conn.prepare("SELECT id FROM items WHERE kind = 'image' ORDER BY id")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Item id of each chunk id given (ids that no longer exist are absent).
     pub fn items_of_chunks(&self, ids: &[ChunkId]) -> Result<std::collections::HashMap<ChunkId, ItemId>> {
         let mut out = std::collections::HashMap::with_capacity(ids.len());

@@ -104,6 +104,39 @@ impl Store {
         Ok(())
     }
 
+    /// Store settings (`settings` table), by key.
+    pub fn settings(&self) -> Result<std::collections::HashMap<String, String>> {
+        let mut st = self.conn.prepare("SELECT key, value FROM settings")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Set (or with `None` clear) one setting.
+    pub fn set_setting(&self, key: &str, value: Option<&str>) -> Result<()> {
+        match value {
+            Some(v) => self.conn.execute(
+                "INSERT INTO settings(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, v],
+            )?,
+            None => self.conn.execute("DELETE FROM settings WHERE key = ?1", [key])?,
+        };
+        Ok(())
+    }
+
+    /// The first `n` vectors of a space by chunk id (a deterministic sample).
+    pub fn first_vectors(&self, space_id: SpaceId, n: usize) -> Result<Vec<(ChunkId, Vec<f32>)>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT chunk_id, data FROM vectors WHERE space_id = ?1 AND codec = 'f32' ORDER BY chunk_id LIMIT ?2")?;
+        let rows = st.query_map(params![space_id, n as i64], |r| Ok((r.get::<_, ChunkId>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (id, b) = r?;
+            out.push((id, super::blob_to_vec(&b)));
+        }
+        Ok(out)
+    }
+
     /// Every space that is not retired.
     pub fn live_spaces(&self) -> Result<Vec<SpaceRow>> {
         let mut st = self.conn.prepare(&format!("SELECT {COLS} FROM spaces WHERE state != 'retired' ORDER BY id"))?;

@@ -124,15 +124,20 @@ fn binary_codec_space_answers_like_float32_through_filters_deletes_and_restarts(
     e.set_codec("text", "binary").unwrap();
     assert_eq!(folders(), vec![format!("{id}-coded-binary")]);
 
-    // Float32 in pith's own graph, then back to the default (hnsw_rs): answers stay.
+    // Float32 in pith's own graph (the default), then hnsw_rs (what stores
+    // made before it keep), then the default again: answers stay.
     let f = e.set_codec("text", "f32").unwrap();
     assert_eq!((f[0].codec.as_str(), f[0].bytes_per_vector), ("f32", 1536));
     assert_eq!(folders(), vec![format!("{id}-coded-f32")]);
     assert_eq!(vector_top(&e, "making espresso taste better", Filters::default())[0], "coffee.txt");
-    let f = e.set_codec("text", "default").unwrap();
-    assert!(f[0].codec.starts_with("default"), "{f:?}");
+    let f = e.set_codec("text", "hnsw_rs").unwrap();
+    assert!(f[0].codec.starts_with("hnsw_rs"), "{f:?}");
     assert_eq!(vector_top(&e, "making espresso taste better", Filters::default())[0], "coffee.txt");
     assert_eq!(folders(), vec![id.to_string()]);
+    let f = e.set_codec("text", "default").unwrap();
+    assert_eq!(f[0].codec, "f32", "{f:?}");
+    assert_eq!(folders(), vec![format!("{id}-coded-f32")]);
+    assert!(e.check().unwrap().is_consistent());
 }
 
 #[test]

@@ -66,8 +66,14 @@ fn a_corrupt_vector_dump_is_rebuilt_from_the_store() {
         ingest_dir(&e, &dir);
         e.space("visual").unwrap().0
     };
-    let graph = store.join(format!("vectors/{visual}/graph.hnsw.graph"));
-    assert!(graph.exists());
+    // pith's own graph (the default index): `graph-<generation>.bin`.
+    let folder = store.join(format!("vectors/{visual}-coded-f32"));
+    let graph = std::fs::read_dir(&folder)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("graph-")))
+        .unwrap_or_else(|| panic!("no graph file in {}", folder.display()));
     std::fs::write(&graph, b"garbage").unwrap();
     let e = engine(&store);
     assert!(e.check().unwrap().is_consistent());

@@ -1,0 +1,143 @@
+//! Query banks and hubness tables (see `crate::hubness` for the methods).
+//!
+//! A cross-modal space's query bank is text pith already has, never the
+//! user's evaluation queries: ConSE's class prompts (one vector per
+//! ImageNet class) plus a sample of the store's own text chunks (the first
+//! chunks by id, up to `TEXT_BANK`, rounded down to a power of two so the
+//! bank changes only when the store's text doubles). CLIP's bank is its
+//! text encoder's embedding of the same class names. A table is built the
+//! first time a search in that space uses a correction, kept up to date by
+//! every write, and rebuilt at a checkpoint when stale (`HubTable::stale`:
+//! the bank changed, or a quarter of the gallery was added or removed).
+
+use crate::encoders::space;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::hubness::{HubParams, HubTable, Hubness};
+use crate::ids::SpaceId;
+
+/// Store text chunks in a bank at most.
+pub const TEXT_BANK: usize = 2048;
+
+impl Engine {
+    /// The correction a space applies (`space.<label>.hubness`, default none).
+    pub fn hubness_of(&self, label: &str) -> Hubness {
+        self.setting(&format!("space.{label}.hubness")).and_then(|s| Hubness::parse(&s)).unwrap_or_default()
+    }
+
+    /// The query bank of a space and its key (what it was made of).
+    pub(crate) fn query_bank(&self, label: &str) -> Result<(Vec<Vec<f32>>, String)> {
+        let enc = self.encoders()?;
+        match label {
+            space::CONSE => {
+                let mut bank: Vec<Vec<f32>> = enc.conse.class_vectors().to_vec();
+                let classes = bank.len();
+                let mut texts = 0;
+                if let Some(text_sid) = self.space_id(space::TEXT) {
+                    let have = self.reader()?.count_vectors(text_sid)?.min(TEXT_BANK);
+                    let n = if have < 16 { 0 } else { 1usize << (usize::BITS - 1 - have.leading_zeros()) };
+                    let sample = self.reader()?.first_vectors(text_sid, n)?;
+                    texts = sample.len();
+                    bank.extend(sample.into_iter().map(|(_, v)| v));
+                }
+                Ok((bank, format!("{label}:classes={classes}+text={texts}")))
+            }
+            space::CLIP => {
+                let Some(clip) = &enc.clip else { return Ok((Vec::new(), format!("{label}:none"))) };
+                let names = enc.conse.class_names();
+                let prompts: Vec<String> = names.iter().map(|n| format!("a photo of a {n}")).collect();
+                let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
+                let mut bank = Vec::new();
+                for part in refs.chunks(64) {
+                    bank.extend(clip.embed_texts(part)?);
+                }
+                Ok((bank, format!("{label}:classes={}", names.len())))
+            }
+            _ => Ok((Vec::new(), format!("{label}:none"))),
+        }
+    }
+
+    fn build_hub_table(&self, sid: SpaceId, label: &str) -> Result<HubTable> {
+        let (bank, key) = self.query_bank(label)?;
+        let dim = self.spaces().iter().find(|s| s.row.id == sid).map_or(0, |s| s.row.dim);
+        let mut gallery = Vec::new();
+        self.reader()?.for_each_vector_batch(sid, None, 4096, |b| {
+            gallery.extend(b);
+            Ok(())
+        })?;
+        gallery.sort_by_key(|g| g.0);
+        let t = std::time::Instant::now();
+        let table = HubTable::build(dim, &bank, key, &gallery, HubParams::default());
+        tracing::info!(
+            space = label,
+            gallery = gallery.len(),
+            bank = bank.len(),
+            ms = t.elapsed().as_millis() as u64,
+            "hubness table built"
+        );
+        Ok(table)
+    }
+
+    /// Run `f` on the space's table, building it first if needed.
+    pub(crate) fn with_hub_table<R>(&self, sid: SpaceId, label: &str, f: impl FnOnce(&HubTable) -> R) -> Result<R> {
+        {
+            let hubs = self.hubs.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(t) = hubs.get(&sid) {
+                return Ok(f(t));
+            }
+        }
+        let table = self.build_hub_table(sid, label)?;
+        let mut hubs = self.hubs.write().unwrap_or_else(|p| p.into_inner());
+        let t = hubs.entry(sid).or_insert(table);
+        Ok(f(t))
+    }
+
+    /// At a checkpoint: rebuild the loaded tables that went stale.
+    pub(crate) fn refresh_hubs(&self) -> Result<()> {
+        let loaded: Vec<SpaceId> = self.hubs.read().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
+        for sid in loaded {
+            let Some(label) = self.spaces().into_iter().find(|s| s.row.id == sid).map(|s| s.row.label) else { continue };
+            let (_, key) = self.query_bank(&label)?;
+            let stale = self.hubs.read().unwrap_or_else(|p| p.into_inner()).get(&sid).is_some_and(|t| t.stale(&key));
+            if stale {
+                let table = self.build_hub_table(sid, &label)?;
+                self.hubs.write().unwrap_or_else(|p| p.into_inner()).insert(sid, table);
+            }
+        }
+        Ok(())
+    }
+
+    /// k-occurrence statistics of a space's gallery under `queries` (text),
+    /// with each correction: `pith eval hubness`.
+    pub fn hubness_report(&self, label: &str, queries: &[String], k: usize) -> Result<Vec<(Hubness, crate::hubness::HubnessReport)>> {
+        let (sid, ix) = self.space(label).ok_or_else(|| crate::error::PipelineError::BadInput(format!("no active space `{label}`")))?;
+        let enc = self.encoders()?;
+        let gallery: Vec<crate::ids::ChunkId> = {
+            let mut g: Vec<_> = ix.live_ids().into_iter().collect();
+            g.sort();
+            g
+        };
+        let mut vecs = Vec::new();
+        for part in queries.chunks(256) {
+            let refs: Vec<&str> = part.iter().map(String::as_str).collect();
+            match label {
+                space::CLIP => vecs.extend(enc.clip.as_ref().map(|c| c.embed_texts(&refs)).transpose()?.unwrap_or_default()),
+                space::CLAP => vecs.extend(enc.clap.as_ref().map(|c| c.embed_texts(&refs)).transpose()?.unwrap_or_default()),
+                _ => vecs.extend(enc.text.embed(&refs)?),
+            }
+        }
+        let mut out = Vec::new();
+        for method in Hubness::ALL {
+            let mut lists = Vec::new();
+            for v in &vecs {
+                let mut hits = super::candidates::ranked(ix.search(v, 100.max(k), None));
+                if method != Hubness::None {
+                    self.with_hub_table(sid, label, |t| t.rescore(method, &mut hits))?;
+                }
+                lists.push(hits.into_iter().map(|h| h.0).collect::<Vec<_>>());
+            }
+            out.push((method, crate::hubness::k_occurrence(&lists, &gallery, k)));
+        }
+        Ok(out)
+    }
+}

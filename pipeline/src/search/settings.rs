@@ -1,0 +1,89 @@
+//! Search settings kept in the store (`pith config set KEY VALUE`, the API's
+//! `PUT /api/settings`), validated here, and the per-search options they
+//! give together with a request's own overrides.
+//!
+//! | key | values | default |
+//! |---|---|---|
+//! | `space.<label>.hubness` | none, csls, qbnorm, dbnorm | none |
+//! | `search.fusion` | convex, rrf | convex |
+//! | `search.semantic-ratio` | 0..1 (dense share in convex fusion) | 0.8 |
+//! | `search.min-relevance` | 0..1 (hide hits below; 0.5 is the calibrated threshold) | 0 (off) |
+//! | `search.calibration` | JSON written by `pith calibrate`, or `default` | built in |
+
+use super::{Fusion, SearchRequest};
+use crate::engine::Engine;
+use crate::error::{PipelineError, Result};
+use crate::hubness::Hubness;
+use crate::relevance::Calibration;
+
+/// The semantic ratio chosen on msmarco (docs/BENCHMARKS.md, "Fusion").
+pub const DEFAULT_SEMANTIC_RATIO: f32 = 0.8;
+
+/// What one search runs with.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub fusion: Fusion,
+    pub semantic_ratio: f32,
+    pub min_relevance: f32,
+    pub rrf_k: f32,
+    pub calibration: Calibration,
+}
+
+fn unit(key: &str, v: &str) -> Result<f32> {
+    match v.trim().parse::<f32>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(PipelineError::BadInput(format!("`{key}` takes a number from 0 to 1, got `{v}`"))),
+    }
+}
+
+impl Engine {
+    /// The store's calibration (fitted, or the built-in default).
+    pub fn calibration(&self) -> Calibration {
+        self.setting("search.calibration").and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default()
+    }
+
+    pub fn search_options(&self, req: &SearchRequest) -> Options {
+        let calibration = self.calibration();
+        let stored_f32 = |k: &str| self.setting(k).and_then(|v| v.parse::<f32>().ok());
+        Options {
+            fusion: req.fusion.or_else(|| self.setting("search.fusion").and_then(|f| Fusion::parse(&f))).unwrap_or_default(),
+            semantic_ratio: req
+                .semantic_ratio
+                .or_else(|| stored_f32("search.semantic-ratio"))
+                .unwrap_or(DEFAULT_SEMANTIC_RATIO)
+                .clamp(0.0, 1.0),
+            min_relevance: req.min_relevance.or_else(|| stored_f32("search.min-relevance")).unwrap_or(0.0),
+            rrf_k: self.cfg.rrf_k,
+            calibration,
+        }
+    }
+
+    /// Validate and store a search setting (`None` or `default` clears it).
+    pub fn set_setting(&self, key: &str, value: Option<&str>) -> Result<()> {
+        let value = value.map(str::trim).filter(|v| !v.eq_ignore_ascii_case("default"));
+        if let Some(v) = value {
+            match key {
+                "search.fusion" => {
+                    Fusion::parse(v).ok_or_else(|| PipelineError::BadInput(format!("`search.fusion` is convex or rrf, got `{v}`")))?;
+                }
+                "search.semantic-ratio" | "search.min-relevance" => {
+                    unit(key, v)?;
+                }
+                "search.calibration" => {
+                    serde_json::from_str::<Calibration>(v)
+                        .map_err(|e| PipelineError::BadInput(format!("`search.calibration` is not a calibration: {e}")))?;
+                }
+                k if k.starts_with("space.") && k.ends_with(".hubness") => {
+                    let label = &k["space.".len()..k.len() - ".hubness".len()];
+                    if !self.spaces().iter().any(|s| s.row.label == label) {
+                        return Err(PipelineError::BadInput(format!("no space `{label}`")));
+                    }
+                    Hubness::parse(v)
+                        .ok_or_else(|| PipelineError::BadInput(format!("`{k}` is none, csls, qbnorm or dbnorm, got `{v}`")))?;
+                }
+                _ => return Err(PipelineError::BadInput(format!("unknown setting `{key}`"))),
+            }
+        }
+        self.put_setting(key, value)
+    }
+}
