@@ -315,6 +315,11 @@ def write_set(out_dir, name, corpus, queries, qrels, stats):
     with open(os.path.join(d, "qrels", "test.tsv"), "w", encoding="utf-8") as f:
         for q, doc, g in sorted(set(qrels)):
             f.write(f"{q}\t{doc}\t{g}\n")
+    # The questions alone, one per line: `pith calibrate --absent` uses one
+    # set's questions as queries that another collection cannot answer.
+    with open(os.path.join(d, "questions.txt"), "w", encoding="utf-8") as f:
+        for o in sorted(queries, key=lambda o: o["_id"]):
+            f.write(" ".join(o["text"].split()) + "\n")
     nrel = len(set(qrels))
     words = [len(o["text"].split()) for o in corpus]
     words.sort()

@@ -161,6 +161,10 @@ pub enum EvalCmd {
         /// Keep the evaluation store here (reused if it already holds the corpus).
         #[arg(long)]
         store: Option<PathBuf>,
+        /// Write every query's raw candidate lists (documents and scores per
+        /// retriever) as JSON lines, for studying fusion offline.
+        #[arg(long)]
+        dump_lists: Option<PathBuf>,
     },
     /// Recall of filtered vector search on a BEIR corpus split into folders,
     /// one of which (a `--fraction` of the items) is the filter.
@@ -266,6 +270,24 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// What hubness correction and the relevance cut-off add per query:
+    /// synthetic gallery and bank, given candidates; p50/p95 per method.
+    Rescoring {
+        #[arg(long, default_value_t = 100_000)]
+        items: usize,
+        #[arg(long, default_value_t = 384)]
+        dim: usize,
+        /// Query-bank vectors (ConSE's 1,000 classes + 2,048 store texts).
+        #[arg(long, default_value_t = 3072)]
+        bank: usize,
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
+        /// Candidates rescored per query (a search takes 200 per space).
+        #[arg(long, default_value_t = 200)]
+        candidates: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Search latency over an existing store with queries from a file (one per line).
     Search {
         queries: PathBuf,
@@ -332,6 +354,16 @@ pub enum CalibrateCmd {
     /// The text model, on a BEIR-layout folder (hybrid top-10 per query).
     Beir {
         dir: PathBuf,
+        /// Queries about things the corpus does not hold, one per line: all
+        /// their hits are negatives (teaches the model to return nothing).
+        #[arg(long)]
+        absent: Option<PathBuf>,
+        /// Share of the relevant hits that relevance 0.5 keeps.
+        #[arg(long, default_value_t = 0.97)]
+        keep: f64,
+        /// Features the model may use (s, gap, z, bm25; default all).
+        #[arg(long, value_delimiter = ',')]
+        features: Vec<String>,
         /// Only print the calibration; leave the store as it is.
         #[arg(long)]
         print: bool,
@@ -342,6 +374,12 @@ pub enum CalibrateCmd {
         captions: PathBuf,
         #[arg(long, value_parser = ["all", "odd", "even"], default_value = "all")]
         half: String,
+        #[arg(long)]
+        absent: Option<PathBuf>,
+        #[arg(long, default_value_t = 0.97)]
+        keep: f64,
+        #[arg(long, value_delimiter = ',')]
+        features: Vec<String>,
         #[arg(long)]
         print: bool,
     },

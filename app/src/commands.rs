@@ -275,7 +275,7 @@ fn settings(cfg: EngineConfig, c: ConfigCmd) -> Result<()> {
 fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
     let progress = CliProgress::new();
     match e {
-        EvalCmd::Beir { dir, mode: m, compare, json, run, store } => {
+        EvalCmd::Beir { dir, mode: m, compare, json, run, store, dump_lists } => {
             let settings: Vec<beir::Setting> = if compare.is_empty() {
                 vec![beir::Setting { mode: mode(m), fusion: None, semantic_ratio: None }]
             } else {
@@ -287,7 +287,7 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
                     })
                     .collect::<Result<_>>()?
             };
-            let r = beir::run(&dir, &cfg, &settings, run.as_deref(), store, &progress)?;
+            let r = beir::run(&dir, &cfg, &settings, run.as_deref(), store, &progress, &[], dump_lists.as_deref())?;
             progress.finish();
             if json {
                 println!("{}", serde_json::to_string(&r)?);
@@ -433,7 +433,7 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
                 .iter()
                 .map(|h| Hubness::parse(h).ok_or_else(|| anyhow::anyhow!("unknown hubness method `{h}` (none, csls, qbnorm, dbnorm)")))
                 .collect::<Result<_>>()?;
-            let r = captions::run(&images, &caps, &cfg, run.as_deref(), None, &progress, &methods, half_of(&half))?;
+            let r = captions::run(&images, &caps, &cfg, run.as_deref(), None, &progress, &methods, half_of(&half), &[])?;
             progress.finish();
             if json {
                 println!("{}", serde_json::to_string(&r)?);
@@ -487,24 +487,45 @@ fn print_curve(what: &str, c: &pith_pipeline::eval::cutoff::CutoffReport) {
 }
 
 /// Fit one family's model, move its bias so the store's threshold keeps
-/// 95% of the relevant top-10 hits of the fitting data, and store it.
+/// `--keep` of the relevant top-10 hits of the fitting data, and store it.
 fn calibrate(cfg: EngineConfig, c: crate::cli::CalibrateCmd) -> Result<()> {
     use pith_pipeline::relevance::{fit, threshold_keeping, Family};
     let progress = CliProgress::new();
-    let (family, judged, name, print) = match c {
-        crate::cli::CalibrateCmd::Beir { dir, print } => {
-            let r =
-                beir::run(&dir, &cfg, &[beir::Setting { mode: Mode::Hybrid, fusion: None, semantic_ratio: None }], None, None, &progress)?;
-            (Family::Text, r.judged, format!("text: {}", dir.display()), print)
+    let lines = |p: &Option<PathBuf>| -> Result<Vec<String>> {
+        let Some(p) = p else { return Ok(Vec::new()) };
+        let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+    };
+    let (family, judged, name, print, keep, features) = match c {
+        crate::cli::CalibrateCmd::Beir { dir, absent, keep, features, print } => {
+            let setting = beir::Setting { mode: Mode::Hybrid, fusion: None, semantic_ratio: None };
+            let r = beir::run(&dir, &cfg, &[setting], None, None, &progress, &lines(&absent)?, None)?;
+            (Family::Text, r.judged, format!("text: {}", dir.display()), print, keep, features)
         }
-        crate::cli::CalibrateCmd::Captions { images, captions: caps, half, print } => {
-            let r = captions::run(&images, &caps, &cfg, None, None, &progress, &[Hubness::None], half_of(&half))?;
+        crate::cli::CalibrateCmd::Captions { images, captions: caps, half, absent, keep, features, print } => {
+            let r = captions::run(&images, &caps, &cfg, None, None, &progress, &[Hubness::None], half_of(&half), &lines(&absent)?)?;
             let judged = r.judged.into_iter().flat_map(|(_, j)| j).collect();
-            (Family::Cross, judged, format!("cross-modal: {} ({half} ids)", caps.display()), print)
+            (Family::Cross, judged, format!("cross-modal: {} ({half} ids)", caps.display()), print, keep, features)
         }
     };
     progress.finish();
-    let samples: Vec<_> = judged.iter().filter(|j| j.family == family).map(|j| (j.features, j.relevant)).collect();
+    // Features left out are zeroed, so the fit gives them no weight.
+    let names = ["s", "gap", "z", "bm25"];
+    for f in &features {
+        if !names.contains(&f.as_str()) {
+            bail!("unknown feature `{f}` (s, gap, z, bm25)");
+        }
+    }
+    let used: Vec<bool> = names.iter().map(|n| features.is_empty() || features.iter().any(|f| f == n)).collect();
+    let mask = |mut f: pith_pipeline::relevance::Features| {
+        for (x, u) in f.iter_mut().zip(&used) {
+            if !u {
+                *x = 0.0;
+            }
+        }
+        f
+    };
+    let samples: Vec<_> = judged.iter().filter(|j| j.family == family).map(|j| (mask(j.features), j.relevant)).collect();
     if samples.iter().all(|s| s.1) || samples.iter().all(|s| !s.1) {
         bail!("calibration needs both relevant and non-relevant hits ({} hits)", samples.len());
     }
@@ -514,8 +535,8 @@ fn calibrate(cfg: EngineConfig, c: crate::cli::CalibrateCmd) -> Result<()> {
     } else {
         Engine::open_read_only(cfg.clone()).map(|e| e.calibration()).unwrap_or_default()
     };
-    // Shift the bias so relevance = threshold where 95% of relevant hits stay.
-    let keep_at = threshold_keeping(&model, &samples, 0.95);
+    // Shift the bias so that relevance = threshold where `keep` of the relevant hits stay.
+    let keep_at = threshold_keeping(&model, &samples, keep.clamp(0.5, 1.0));
     let logit = |p: f32| (p / (1.0 - p)).ln();
     model.b += logit(cal.threshold) - logit(keep_at.clamp(1e-4, 1.0 - 1e-4));
     match family {
@@ -544,6 +565,27 @@ pub fn peak_rss_mb() -> f64 {
 
 fn bench(cfg: EngineConfig, b: BenchCmd) -> Result<()> {
     match b {
+        BenchCmd::Rescoring { items, dim, bank, queries, candidates, json } => {
+            if items == 0 || dim == 0 || queries == 0 || candidates == 0 {
+                bail!("--items, --dim, --queries and --candidates must be above 0");
+            }
+            let r = pith_pipeline::eval::overhead::run(items, dim, bank, queries, candidates);
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!("{} items × {} dims, bank {}: table built in {:.1} s", r.items, r.dim, r.bank, r.table_build_s);
+                for row in &r.rows {
+                    println!(
+                        "{:<8} {} candidates: p50 {:.1} µs  p95 {:.1} µs per query (rescore + relevance)",
+                        row.hubness.as_str(),
+                        row.candidates,
+                        row.p50_us,
+                        row.p95_us
+                    );
+                }
+            }
+            let _ = cfg;
+        }
         BenchCmd::Ingest { dir, json } => {
             let tmp = tempfile::tempdir()?;
             let mut cfg = cfg;

@@ -95,7 +95,7 @@ impl Default for HubParams {
 }
 
 /// Gallery items sampled into DBNorm's gallery bank.
-pub const GALLERY_BANK: usize = 4096;
+pub const GALLERY_BANK: usize = 1024;
 
 /// What one gallery item carries for query-time normalisation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -134,6 +134,9 @@ pub struct HubTable {
     pub bank_key: String,
 }
 
+/// One build thread's result: its items' statistics and its top-1 per bank query.
+type Part = (Vec<(ChunkId, ItemStats)>, Vec<(ChunkId, f32)>);
+
 /// `log Σ exp(xᵢ)` without overflow.
 fn log_sum_exp(xs: impl Iterator<Item = f32> + Clone) -> f32 {
     let m = xs.clone().fold(f32::NEG_INFINITY, f32::max);
@@ -160,9 +163,40 @@ impl HubTable {
             params,
             bank_key,
         };
-        t.changed = 0;
-        t.add(gallery);
-        t.changed = 0;
+        // Items in parallel, each thread keeping its own top-1 per bank query.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let part = gallery.len().div_ceil(threads).max(1);
+        let parts: Vec<Part> = std::thread::scope(|sc| {
+            let t = &t;
+            let handles: Vec<_> = gallery
+                .chunks(part)
+                .map(|chunk| {
+                    sc.spawn(move || {
+                        let mut best = vec![(ChunkId(0), f32::NEG_INFINITY); t.bank_len];
+                        let mut stats = Vec::with_capacity(chunk.len());
+                        for (id, v) in chunk.iter().filter(|g| g.1.len() == dim) {
+                            let (st, sims) = t.stats_and_sims(v);
+                            for (b, s) in best.iter_mut().zip(&sims) {
+                                if *s > b.1 {
+                                    *b = (*id, *s);
+                                }
+                            }
+                            stats.push((*id, st));
+                        }
+                        (stats, best)
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        for (stats, best) in parts {
+            t.stats.extend(stats);
+            for (b, c) in t.best.iter_mut().zip(best) {
+                if c.1 > b.1 {
+                    *b = c;
+                }
+            }
+        }
         t
     }
 
@@ -188,9 +222,14 @@ impl HubTable {
 
     /// Statistics of a vector against the bank (not stored).
     pub fn item_stats(&self, v: &[f32]) -> ItemStats {
+        self.stats_and_sims(v).0
+    }
+
+    /// An item's statistics and its cosine to every bank query.
+    fn stats_and_sims(&self, v: &[f32]) -> (ItemStats, Vec<f32>) {
         let nb = self.bank_len();
         if nb == 0 || v.len() != self.dim {
-            return ItemStats::default();
+            return (ItemStats::default(), Vec::new());
         }
         let sims: Vec<f32> = (0..nb).map(|b| pith_models::dot(self.bank_row(b), v)).collect();
         let k = self.params.k.clamp(1, nb);
@@ -201,7 +240,7 @@ impl HubTable {
         let qb = log_sum_exp(sims.iter().map(|s| beta * s));
         let b2 = self.params.beta_gallery;
         let zg = log_sum_exp(self.gallery_bank.chunks_exact(self.dim).map(|g| b2 * pith_models::dot(g, v)));
-        ItemStats { r, qb, zg }
+        (ItemStats { r, qb, zg }, sims)
     }
 
     /// Add (or replace) gallery items.
@@ -210,12 +249,11 @@ impl HubTable {
             if v.len() != self.dim {
                 continue;
             }
-            let s = self.item_stats(v);
+            let (s, sims) = self.stats_and_sims(v);
             self.stats.insert(*id, s);
-            for b in 0..self.bank_len() {
-                let sim = pith_models::dot(self.bank_row(b), v);
-                if sim > self.best[b].1 {
-                    self.best[b] = (*id, sim);
+            for (b, sim) in self.best.iter_mut().zip(sims) {
+                if sim > b.1 {
+                    *b = (*id, sim);
                 }
             }
             self.changed += 1;
@@ -256,7 +294,8 @@ impl HubTable {
 
     /// Rescore `hits` (raw cosines) in place with `method` and re-sort them
     /// (ties by chunk id). An item without statistics (added since the
-    /// table was loaded by a reader) gets the gallery's mean ones.
+    /// table was loaded by a reader) gets the gallery's mean ones (computed
+    /// only then: a scan of the table).
     pub fn rescore(&self, method: Hubness, hits: &mut [(ChunkId, f32)]) {
         if method == Hubness::None || hits.is_empty() || self.bank_len() == 0 {
             return;
@@ -266,9 +305,8 @@ impl HubTable {
             Hubness::Csls => {
                 let k = self.params.k.clamp(1, hits.len());
                 let r_q = hits.iter().take(k).map(|h| h.1).sum::<f32>() / k as f32;
-                let mean_r = self.mean_stat(|s| s.r);
                 for h in hits.iter_mut() {
-                    let r = self.stats(h.0).map_or(mean_r, |s| s.r);
+                    let r = self.stats(h.0).map_or_else(|| self.mean_stat(|s| s.r), |s| s.r);
                     h.1 = 2.0 * h.1 - r - r_q;
                 }
             }
@@ -278,16 +316,14 @@ impl HubTable {
                 if !top.is_some_and(|t| self.activated(t)) {
                     return;
                 }
-                let fallback = self.mean_stat(|s| s.qb);
                 for h in hits.iter_mut() {
-                    h.1 = self.params.beta * h.1 - self.stats(h.0).map_or(fallback, |s| s.qb);
+                    h.1 = self.params.beta * h.1 - self.stats(h.0).map_or_else(|| self.mean_stat(|s| s.qb), |s| s.qb);
                 }
             }
             Hubness::DbNorm => {
-                let (fq, fg) = (self.mean_stat(|s| s.qb), self.mean_stat(|s| s.zg));
                 let beta = self.params.beta + self.params.beta_gallery;
                 for h in hits.iter_mut() {
-                    let (qb, zg) = self.stats(h.0).map_or((fq, fg), |s| (s.qb, s.zg));
+                    let (qb, zg) = self.stats(h.0).map_or_else(|| (self.mean_stat(|s| s.qb), self.mean_stat(|s| s.zg)), |s| (s.qb, s.zg));
                     h.1 = beta * h.1 - qb - zg;
                 }
             }

@@ -68,21 +68,23 @@ pub struct Calibration {
 }
 
 impl Default for Calibration {
-    /// Set by hand, not fitted: the models `pith calibrate` fitted on data
-    /// other than the evaluation sets (text: `leval-nq` or `coco-captions`
-    /// from `scripts/make_beir_sets.py`; cross-modal: the COCO-mini captions
-    /// of odd-id images) transferred badly: on msmarco the leval-nq model
-    /// hid no non-relevant passage at 0.5 while hiding 20% of the relevant
-    /// ones, and the COCO model let "a spreadsheet of tax numbers" through
-    /// with relevance 0.93 on the scikit-image photos (docs/BENCHMARKS.md,
-    /// "Relevance cut-off"). These weights lean on the absolute cosine (a
-    /// query about something absent has a low best score in ConSE and MiniLM
-    /// alike) and on the gap to the query's best hit. Fit your own with
-    /// `pith calibrate` when you have labelled data like your collection.
+    /// Fitted by `pith calibrate` on data that is not pith's evaluation
+    /// data (docs/BENCHMARKS.md, "Relevance cut-off", has the commands):
+    /// - text: `leval-nq` (Wikipedia passages, Natural Questions questions;
+    ///   `scripts/make_beir_sets.py`), with LEval's multi-document questions
+    ///   as *absent* queries (their hits are all non-relevant), every
+    ///   feature, `--keep 0.98`;
+    /// - cross-modal: the COCO-mini captions of odd-id images, with the
+    ///   leval-nq questions as absent queries, features `s,gap` (the z-score
+    ///   lets the best hit of an absent query through: one standout photo
+    ///   is not a match), `--keep 0.8` (ConSE puts many true caption–photo
+    ///   pairs at cosines no higher than unrelated queries reach, so keeping
+    ///   more of them lets "a spreadsheet of tax numbers" find a photo of a
+    ///   book page).
     fn default() -> Self {
         Calibration {
-            text: Logistic { w: [10.0, -12.0, 0.5, 1.0], b: -3.5 },
-            cross: Logistic { w: [14.0, -10.0, 0.3, 1.0], b: -4.5 },
+            text: Logistic { w: [5.411_037, -0.486_226_74, 0.371_020_88, 1.093_520_6], b: -2.191_937_7 },
+            cross: Logistic { w: [6.002_786_6, -8.212_658, 0.0, 0.0], b: -1.251_278_2 },
             threshold: 0.5,
             fitted_on: "built-in default".into(),
         }

@@ -131,6 +131,7 @@ pub fn load(dir: &Path) -> Result<BeirSet> {
 }
 
 /// Run the evaluation in a fresh temporary store (kept in `store_dir` if given).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     dir: &Path,
     cfg_template: &EngineConfig,
@@ -138,6 +139,8 @@ pub fn run(
     run_file: Option<&Path>,
     store_dir: Option<PathBuf>,
     progress: &dyn Progress,
+    absent: &[String],
+    dump: Option<&Path>,
 ) -> Result<BeirReport> {
     let set = load(dir)?;
     let tmp = tempfile::tempdir().map_err(io_err(std::env::temp_dir()))?;
@@ -149,7 +152,58 @@ pub fn run(
     } else {
         ingest_documents(&engine, set.corpus, progress)?
     };
-    evaluate(&engine, &set.queries, &set.qrels, settings, run_file, &dir.display().to_string(), ingest)
+    if let Some(p) = dump {
+        dump_lists(&engine, &set.queries, &set.qrels, p)?;
+    }
+    let mut report = evaluate(&engine, &set.queries, &set.qrels, settings, run_file, &dir.display().to_string(), ingest)?;
+    report.judged.extend(judge_absent(&engine, absent)?);
+    Ok(report)
+}
+
+/// The top-10 hits of queries about things the collection does not hold:
+/// every one is non-relevant (negatives for `pith calibrate`).
+pub fn judge_absent(engine: &Engine, absent: &[String]) -> Result<Vec<Judged>> {
+    let mut out = Vec::new();
+    for q in absent {
+        let req = SearchRequest { min_relevance: Some(0.0), ..SearchRequest::new(q.clone(), 10) };
+        for h in engine.search(&req)? {
+            if let (Some(relevance), Some((family, features))) = (h.relevance, h.features) {
+                out.push(Judged { relevance, relevant: false, family, features });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every query's raw candidate lists, collapsed to documents: one JSON line
+/// per query, `{"qid", "lists": {"text": [[doc, score], ...], "bm25": ...},
+/// "qrels": {doc: grade}}`, for studying fusion and calibration offline.
+pub fn dump_lists(engine: &Engine, queries: &HashMap<String, String>, qrels: &Qrels, path: &Path) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(io_err(path))?);
+    let mut qids: Vec<&String> = qrels.keys().filter(|q| queries.contains_key(*q)).collect();
+    qids.sort();
+    for qid in qids {
+        let lists = engine.retrieve_chunks(&SearchRequest::new(queries[qid].clone(), 100))?;
+        let ids: Vec<crate::ids::ChunkId> = lists.iter().flat_map(|l| l.hits.iter().map(|h| h.0)).collect();
+        let owner = engine.reader()?.items_of_chunks(&ids)?;
+        let mut out = serde_json::Map::new();
+        for l in &lists {
+            let mut seen = std::collections::HashSet::new();
+            let mut docs = Vec::new();
+            for (c, s) in &l.hits {
+                let Some(item) = owner.get(c) else { continue };
+                if seen.insert(*item) {
+                    let raw = l.raw.get(c).copied().unwrap_or(*s);
+                    docs.push(serde_json::json!([engine.item(*item)?.path, raw]));
+                }
+            }
+            out.insert(l.name.to_string(), serde_json::Value::Array(docs));
+        }
+        let line = serde_json::json!({"qid": qid, "query": queries[qid], "lists": out, "qrels": qrels[qid]});
+        writeln!(f, "{line}").map_err(io_err(path))?;
+    }
+    f.flush().map_err(io_err(path))
 }
 
 pub fn evaluate(

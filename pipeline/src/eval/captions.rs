@@ -95,6 +95,7 @@ pub fn run(
     progress: &dyn Progress,
     methods: &[Hubness],
     half: Half,
+    absent: &[String],
 ) -> Result<CaptionsReport> {
     let caps: Vec<_> = load(images_dir, captions_json)?.into_iter().filter(|c| in_half(&c.2, half)).collect();
     let tmp = tempfile::tempdir().map_err(io_err(std::env::temp_dir()))?;
@@ -167,6 +168,24 @@ pub fn run(
             cutoff: cutoff::report(&judged, threshold),
             latency_p50_ms: super::percentile(&lat, 50.0),
         });
+    }
+    // Queries about what no photo shows: their hits are all non-relevant.
+    for (i, q) in absent.iter().enumerate() {
+        let req = SearchRequest {
+            filters: Filters { kind: Some(Kind::Image), ..Default::default() },
+            mode: Mode::Vector,
+            min_relevance: Some(0.0),
+            ..SearchRequest::new(q.clone(), 10)
+        };
+        let mine = engine
+            .search(&req)?
+            .iter()
+            .filter_map(|h| {
+                let (family, features) = h.features?;
+                Some(Judged { relevance: h.relevance?, relevant: false, family, features })
+            })
+            .collect();
+        judged_out.push((format!("absent-{i}"), mine));
     }
     Ok(CaptionsReport { images: gallery, captions: caps.len(), rows, ingest, judged: judged_out })
 }

@@ -9,6 +9,7 @@ pub mod captions;
 pub mod cutoff;
 pub mod filtered;
 pub mod metrics;
+pub mod overhead;
 pub mod vecfile;
 pub mod video;
 

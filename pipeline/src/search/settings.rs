@@ -7,7 +7,7 @@
 //! | `space.<label>.hubness` | none, csls, qbnorm, dbnorm | none |
 //! | `search.fusion` | convex, rrf | convex |
 //! | `search.semantic-ratio` | 0..1 (dense share in convex fusion) | 0.8 |
-//! | `search.min-relevance` | 0..1 (hide hits below; 0.5 is the calibrated threshold) | 0 (off) |
+//! | `search.min-relevance` | 0..1 (hide hits below; 0 shows all) | the calibration's threshold (0.5) |
 //! | `search.calibration` | JSON written by `pith calibrate`, or `default` | built in |
 
 use super::{Fusion, SearchRequest};
@@ -52,7 +52,7 @@ impl Engine {
                 .or_else(|| stored_f32("search.semantic-ratio"))
                 .unwrap_or(DEFAULT_SEMANTIC_RATIO)
                 .clamp(0.0, 1.0),
-            min_relevance: req.min_relevance.or_else(|| stored_f32("search.min-relevance")).unwrap_or(0.0),
+            min_relevance: req.min_relevance.or_else(|| stored_f32("search.min-relevance")).unwrap_or(calibration.threshold),
             rrf_k: self.cfg.rrf_k,
             calibration,
         }

@@ -36,8 +36,9 @@ pub fn ingest_dir(e: &Engine, dir: &Path) -> IngestReport {
     ingest(e, &[dir.to_path_buf()], &NoProgress).unwrap()
 }
 
+/// Search with the relevance cut-off off (tests find items by name here).
 pub fn search(e: &Engine, q: &str, k: usize) -> Vec<SearchHit> {
-    e.search(&SearchRequest::new(q, k)).unwrap()
+    e.search(&SearchRequest { min_relevance: Some(0.0), ..SearchRequest::new(q, k) }).unwrap()
 }
 
 pub fn file_name(h: &SearchHit) -> String {

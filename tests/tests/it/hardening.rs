@@ -136,6 +136,7 @@ fn selective_filters_search_inside_the_filtered_set() {
         let req = SearchRequest {
             filters: Filters { ext: vec!["md".into()], ..Default::default() },
             mode,
+            min_relevance: Some(0.0),
             ..SearchRequest::new("sailing boat", 10)
         };
         let hits = e.search(&req).unwrap();

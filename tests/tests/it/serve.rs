@@ -117,8 +117,9 @@ fn serve_watches_a_folder_and_the_page_renders_in_chromium() {
     // A real browser renders the search page; thumbnails are in the DOM and load.
     std::fs::copy(testdata().join("skimage/chelsea.png"), watch.join("chelsea.png")).unwrap();
     wait_until("chelsea.png again", || image_paths(&a, "a cat").contains(&cat));
-    let url = format!("http://{a}/?q=a+cat");
-    let chrome = |extra: &[&str]| {
+    // With the relevance cut-off off, so that both photos show.
+    let url = format!("http://{a}/?q=a+cat&min_relevance=0");
+    let chrome = |url: &str, extra: &[&str]| {
         let profile = tempfile::tempdir().unwrap();
         let out = Command::new("chromium")
             .args([
@@ -132,12 +133,12 @@ fn serve_watches_a_folder_and_the_page_renders_in_chromium() {
             ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .args(extra)
-            .arg(&url)
+            .arg(url)
             .output()
             .expect("chromium not installed: run `make deps`");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let dom = chrome(&["--dump-dom", "--virtual-time-budget=5000"]);
+    let dom = chrome(&url, &["--dump-dom", "--virtual-time-budget=5000"]);
     let thumbs: Vec<&str> = dom.split("src=\"").skip(1).filter_map(|s| s.split('"').next()).filter(|s| s.contains("/thumbnail")).collect();
     assert!(thumbs.len() >= 2, "no thumbnails in the rendered DOM:\n{dom}");
     assert!(dom.contains("alt=\"chelsea.png\""));
@@ -149,8 +150,14 @@ fn serve_watches_a_folder_and_the_page_renders_in_chromium() {
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let png = shots.join("search-a-cat.png");
-    chrome(&["--window-size=1200,900", &format!("--screenshot={}", png.display())]);
+    chrome(&url, &["--window-size=1200,900", &format!("--screenshot={}", png.display())]);
     assert!(std::fs::metadata(&png).map(|m| m.len() > 10_000).unwrap_or(false), "no screenshot at {}", png.display());
+    // By default the coffee cup is hidden behind "Show 1 weaker match".
+    let plain = format!("http://{a}/?q=a+cat");
+    let dom = chrome(&plain, &["--dump-dom", "--virtual-time-budget=5000"]);
+    assert!(dom.contains("alt=\"chelsea.png\"") && !dom.contains("alt=\"cup.png\""), "{dom}");
+    assert!(dom.contains("weaker match"), "no 'show weaker matches' link:\n{dom}");
+    chrome(&plain, &["--window-size=1200,900", &format!("--screenshot={}", shots.join("search-a-cat-cut-off.png").display())]);
 
     // SIGTERM: graceful stop.
     let mut srv = srv;

@@ -67,11 +67,18 @@ async fn every_endpoint_answers_and_every_error_has_one_shape() {
     let (s, _, b) = get(st, "/healthz").await;
     assert_eq!((s, json(&b)["files"].as_i64()), (StatusCode::OK, Some(3)));
 
-    let (s, _, b) = get(st, "/api/search?q=a+cat&k=2&kind=image").await;
+    let (s, _, b) = get(st, "/api/search?q=a+cat&k=2&kind=image&min_relevance=0").await;
     assert_eq!(s, StatusCode::OK);
     let v = json(&b);
     assert_eq!(v["results"][0]["id"].as_i64(), Some(f.cat_id));
     assert_eq!(v["results"].as_array().unwrap().len(), 2);
+    assert!(v["results"][0]["relevance"].as_f64().is_some_and(|r| r > v["results"][1]["relevance"].as_f64().unwrap()));
+    // By default the cut-off hides the photo that is no cat, and says so.
+    let (_, _, b) = get(st, "/api/search?q=a+cat&k=2&kind=image").await;
+    let v = json(&b);
+    assert_eq!((v["results"].as_array().unwrap().len(), v["hidden"].as_u64()), (1, Some(1)), "{v}");
+    let (s, _, _) = get(st, "/api/search?q=a+cat&min_relevance=2").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
 
     let (s, _, b) = get(st, "/api/search?q=passport&kind=text&ext=md&offset=0").await;
     assert_eq!((s, json(&b)["results"][0]["id"].as_i64()), (StatusCode::OK, Some(f.note_id)));
