@@ -9,7 +9,7 @@ export PITH_MODELS
 PYTHON ?= python3
 TESTDATA := target/testdata
 
-.PHONY: all deps models testdata build serve test lint bench eval eval-beir eval-captions reference clean
+.PHONY: all deps models testdata build serve test lint bench eval eval-beir eval-captions eval-quality reference clean
 
 all: build
 
@@ -55,6 +55,13 @@ eval-beir: build
 	for m in bm25 vector hybrid; do ./target/release/pith eval beir ../shared/data/beir/msmarco --mode $$m; done
 eval-captions: build
 	./target/release/pith eval captions ../shared/data/coco-mini/images ../shared/data/coco-mini/captions_val2017.json
+## Fusion, cut-off and hubness on msmarco and the sets made from ../shared/data.
+eval-quality: build
+	$(PYTHON) scripts/make_beir_sets.py target/beir
+	for s in ../shared/data/beir/msmarco target/beir/leval-nq target/beir/coco-captions target/beir/leval-multidoc; do \
+	  ./target/release/pith eval beir $$s --compare hybrid,vector,bm25,rrf,convex@0.5,convex@0.7,convex@0.9; done
+	./target/release/pith eval captions ../shared/data/coco-mini/images ../shared/data/coco-mini/captions_val2017.json
+	./target/release/pith bench rescoring --items 100000
 bench: build
 	./target/release/pith bench ingest ../shared/data/coco-mini/images
 	./target/release/pith --data target/bench-msmarco eval beir ../shared/data/beir/msmarco --store target/bench-msmarco --mode hybrid
