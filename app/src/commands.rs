@@ -117,6 +117,11 @@ pub fn filters_from(
 
 fn search(cfg: EngineConfig, a: SearchArgs) -> Result<()> {
     let engine = Engine::open_read_only(cfg)?;
+    for (name, v) in [("--min-relevance", a.min_relevance), ("--semantic-ratio", a.semantic_ratio)] {
+        if v.is_some_and(|x| !(0.0..=1.0).contains(&x)) {
+            bail!("{name} takes a number from 0 to 1");
+        }
+    }
     let req = SearchRequest {
         offset: a.offset,
         filters: filters_from(a.kind, a.path, a.after, a.before, a.ext)?,

@@ -747,6 +747,14 @@ fn open_index(row: &SpaceRow, codec: Option<&str>, data_dir: &std::path::Path, r
     };
     let setting = match codec {
         Some(c) if c == HNSW_RS_INDEX => return legacy(),
+        // A reader on a store no writer has opened since pith had its own
+        // graph (migration 0005 not yet applied): keep the hnsw_rs dump.
+        None if read_only
+            && vectors_dir(data_dir, row.id).exists()
+            && !coded_dir(data_dir, row.id, &CodecSetting { spec: CodecSpec::F32, rerank: false }).exists() =>
+        {
+            return legacy()
+        }
         None => CodecSetting { spec: CodecSpec::F32, rerank: false },
         Some(c) => match c.parse::<CodecSetting>() {
             Ok(s) => s,

@@ -239,7 +239,12 @@ impl HubTable {
         let beta = self.params.beta;
         let qb = log_sum_exp(sims.iter().map(|s| beta * s));
         let b2 = self.params.beta_gallery;
-        let zg = log_sum_exp(self.gallery_bank.chunks_exact(self.dim).map(|g| b2 * pith_models::dot(g, v)));
+        // An empty gallery bank (a table built on an empty gallery) adds nothing.
+        let zg = if self.gallery_bank.is_empty() {
+            0.0
+        } else {
+            log_sum_exp(self.gallery_bank.chunks_exact(self.dim).map(|g| b2 * pith_models::dot(g, v)))
+        };
         (ItemStats { r, qb, zg }, sims)
     }
 
@@ -281,7 +286,7 @@ impl HubTable {
     /// quarter of it has been added or removed since (or the bank changed),
     /// the table is rebuilt at the next checkpoint.
     pub fn stale(&self, bank_key: &str) -> bool {
-        bank_key != self.bank_key || self.changed * 4 > self.built_gallery.max(16)
+        bank_key != self.bank_key || self.changed * 4 > self.built_gallery.max(16) || (self.built_gallery == 0 && self.changed > 0)
     }
 
     pub fn stats(&self, id: ChunkId) -> Option<ItemStats> {

@@ -99,6 +99,7 @@ fn url(p: &SearchParams, kind: &str, page: usize) -> String {
         ("min_relevance", &p.min_relevance),
         ("semantic_ratio", &p.semantic_ratio),
         ("fusion", &p.fusion),
+        ("hubness", &p.hubness),
     ] {
         if let Some(v) = v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
             u.push_str(&format!("&{name}={}", enc(v)));

@@ -37,7 +37,7 @@ impl Engine {
                     let have = self.reader()?.count_vectors(text_sid)?.min(TEXT_BANK);
                     let n = if have < 16 { 0 } else { 1usize << (usize::BITS - 1 - have.leading_zeros()) };
                     let sample = self.reader()?.first_vectors(text_sid, n)?;
-                    texts = sample.len();
+                    texts = n;
                     bank.extend(sample.into_iter().map(|(_, v)| v));
                 }
                 Ok((bank, format!("{label}:classes={classes}+text={texts}")))
@@ -92,12 +92,30 @@ impl Engine {
         Ok(f(t))
     }
 
+    /// What `query_bank` would be made of, without embedding anything.
+    fn bank_key(&self, label: &str) -> Result<String> {
+        let enc = self.encoders()?;
+        let classes = enc.conse.class_vectors().len();
+        Ok(match label {
+            space::CONSE => {
+                let have = match self.space_id(space::TEXT) {
+                    Some(sid) => self.reader()?.count_vectors(sid)?.min(TEXT_BANK),
+                    None => 0,
+                };
+                let n = if have < 16 { 0 } else { 1usize << (usize::BITS - 1 - have.leading_zeros()) };
+                format!("{label}:classes={classes}+text={n}")
+            }
+            space::CLIP if enc.clip.is_some() => format!("{label}:classes={}", enc.conse.class_names().len()),
+            _ => format!("{label}:none"),
+        })
+    }
+
     /// At a checkpoint: rebuild the loaded tables that went stale.
     pub(crate) fn refresh_hubs(&self) -> Result<()> {
         let loaded: Vec<SpaceId> = self.hubs.read().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
         for sid in loaded {
             let Some(label) = self.spaces().into_iter().find(|s| s.row.id == sid).map(|s| s.row.label) else { continue };
-            let (_, key) = self.query_bank(&label)?;
+            let key = self.bank_key(&label)?;
             let stale = self.hubs.read().unwrap_or_else(|p| p.into_inner()).get(&sid).is_some_and(|t| t.stale(&key));
             if stale {
                 let table = self.build_hub_table(sid, &label)?;

@@ -81,6 +81,9 @@ fn sorted<T: Copy>(score: HashMap<T, (f32, usize)>) -> Vec<(T, f32)> {
     out.into_iter().map(|(id, s, _)| (id, s)).collect()
 }
 
+/// Hits each list's min–max range is taken over (what a first page fetches).
+pub const NORM_DEPTH: usize = 100;
+
 /// Convex fusion (see the module doc). `semantic_ratio` is α in [0, 1].
 pub fn convex<T: Copy + Eq + Hash>(lists: &[Scored<T>], semantic_ratio: f32) -> Vec<(T, f32)> {
     let alpha = semantic_ratio.clamp(0.0, 1.0);
@@ -96,10 +99,12 @@ pub fn convex<T: Copy + Eq + Hash>(lists: &[Scored<T>], semantic_ratio: f32) -> 
     let mut seen = 0usize;
     for l in lists {
         let share = if l.dense { a_dense } else { a_bm25 } * l.weight;
-        let (lo, hi) = l.hits.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), h| (lo.min(h.1), hi.max(h.1)));
+        // Over the top `NORM_DEPTH` only: a deep page fetches longer lists,
+        // and must not rescale what earlier pages showed.
+        let (lo, hi) = l.hits.iter().take(NORM_DEPTH).fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), h| (lo.min(h.1), hi.max(h.1)));
         let span = hi - lo;
         for (id, s) in &l.hits {
-            let norm = if span > 1e-9 { (s - lo) / span } else { 1.0 };
+            let norm = if span > 1e-9 { ((s - lo) / span).clamp(0.0, 1.0) } else { 1.0 };
             let e = score.entry(*id).or_insert_with(|| {
                 seen += 1;
                 (0.0, seen)
@@ -139,7 +144,7 @@ mod tests {
         assert!((get(2) - (0.7 * 0.5 + 0.3)).abs() < 1e-6);
         assert!(get(3).abs() < 1e-6);
         assert!(get(7).abs() < 1e-6);
-        assert_eq!(f[0].0, 2);
+        assert_eq!(f.iter().map(|x| x.0).take(2).collect::<Vec<_>>(), vec![1, 2]);
     }
 
     #[test]
@@ -149,6 +154,15 @@ mod tests {
         let l = [list(true, &[(1, 0.9), (2, 0.55), (3, 0.5)]), list(false, &[(3, 30.0), (8, 1.0)])];
         let f = convex(&l, 0.8);
         assert_eq!(f.iter().map(|x| x.0).take(3).collect::<Vec<_>>(), vec![1, 3, 2]);
+    }
+
+    #[test]
+    fn a_deeper_page_does_not_rescale_the_first() {
+        // Page 5 fetches longer lists; the first 100 hits keep their scores.
+        let long = |n: u32| (0..n).map(|i| (i, 1.0 - i as f32 / 1000.0)).collect::<Vec<_>>();
+        let short = convex(&[Scored { weight: 1.0, dense: true, hits: long(100) }, list(false, &[(3, 9.0), (5, 1.0)])], 0.8);
+        let deep = convex(&[Scored { weight: 1.0, dense: true, hits: long(300) }, list(false, &[(3, 9.0), (5, 1.0)])], 0.8);
+        assert_eq!(&short[..100], &deep[..100]);
     }
 
     #[test]

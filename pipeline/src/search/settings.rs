@@ -1,5 +1,5 @@
-//! Search settings kept in the store (`pith config set KEY VALUE`, the API's
-//! `PUT /api/settings`), validated here, and the per-search options they
+//! Search settings kept in the store (`pith config set KEY VALUE`),
+//! validated here, and the per-search options they
 //! give together with a request's own overrides.
 //!
 //! | key | values | default |
@@ -73,8 +73,8 @@ impl Engine {
                     serde_json::from_str::<Calibration>(v)
                         .map_err(|e| PipelineError::BadInput(format!("`search.calibration` is not a calibration: {e}")))?;
                 }
-                k if k.starts_with("space.") && k.ends_with(".hubness") => {
-                    let label = &k["space.".len()..k.len() - ".hubness".len()];
+                k if k.strip_prefix("space.").and_then(|r| r.strip_suffix(".hubness")).is_some_and(|l| !l.is_empty()) => {
+                    let label = k.strip_prefix("space.").and_then(|r| r.strip_suffix(".hubness")).unwrap_or_default();
                     if !self.spaces().iter().any(|s| s.row.label == label) {
                         return Err(PipelineError::BadInput(format!("no space `{label}`")));
                     }

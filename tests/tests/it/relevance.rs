@@ -95,6 +95,8 @@ fn search_settings_are_validated_stored_and_used() {
         ("space.conse.hubness", "magic"),
         ("space.nope.hubness", "csls"),
         ("search.colour", "red"),
+        ("space.hubness", "csls"),
+        ("space..hubness", "csls"),
     ] {
         assert!(e.set_setting(k, Some(v)).is_err(), "{k} = {v} was accepted");
     }
