@@ -61,6 +61,8 @@ eval-quality: build
 	for s in ../shared/data/beir/msmarco target/beir/leval-nq target/beir/coco-captions target/beir/leval-multidoc; do \
 	  ./target/release/pith eval beir $$s --compare hybrid,vector,bm25,rrf,convex@0.5,convex@0.7,convex@0.9; done
 	./target/release/pith eval captions ../shared/data/coco-mini/images ../shared/data/coco-mini/captions_val2017.json
+	./target/release/pith eval captions ../shared/data/coco-mini/images ../shared/data/coco-mini/captions_val2017.json --half even --query-log target/beir/coco-odd-captions.txt
+	./target/release/pith eval captions ../shared/data/coco-mini/images ../shared/data/coco-mini/captions_val2017.json --half odd --query-log target/beir/coco-even-captions.txt
 	./target/release/pith bench rescoring --items 100000
 bench: build
 	./target/release/pith bench ingest ../shared/data/coco-mini/images

@@ -349,6 +349,22 @@ def main():
                   *build_leval_multidoc(os.path.join(lev, "multidoc_qa.jsonl")))
     write_set(args.out_dir, "coco-captions",
               *build_coco(os.path.join(args.data, "coco-mini", "captions_val2017.json")))
+    write_coco_halves(args.out_dir, os.path.join(args.data, "coco-mini"))
+
+
+def write_coco_halves(out_dir, coco):
+    """COCO-mini captions split by image-id parity, one per line
+    (`coco-odd-captions.txt`, `coco-even-captions.txt`): one half stands in
+    for other users' logged searches (`pith eval captions --query-log`)
+    while `--half` evaluates on the other."""
+    d = json.load(open(os.path.join(coco, "captions_val2017.json"), encoding="utf-8"))
+    have = {i["id"] for i in d["images"] if os.path.exists(os.path.join(coco, "images", i["file_name"]))}
+    for name, parity in (("odd", 1), ("even", 0)):
+        caps = [clean_ws(a["caption"]) for a in sorted(d["annotations"], key=lambda a: a["id"])
+                if a["image_id"] in have and a["image_id"] % 2 == parity]
+        with open(os.path.join(out_dir, f"coco-{name}-captions.txt"), "w", encoding="utf-8") as f:
+            f.write("\n".join(caps) + "\n")
+        print(f"coco-{name}-captions.txt: {len(caps)} captions")
 
 
 if __name__ == "__main__":

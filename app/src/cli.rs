@@ -198,6 +198,10 @@ pub enum EvalCmd {
         /// Only captions of images with odd or even ids (all by default).
         #[arg(long, value_parser = ["all", "odd", "even"], default_value = "all")]
         half: String,
+        /// Queries to put in the store's query log first (one per line), as
+        /// if other users had searched them: the hubness bank's logged part.
+        #[arg(long)]
+        query_log: Option<PathBuf>,
     },
     /// k-occurrence skewness, orphans and the largest hub of a space's
     /// gallery under a query bank (one query per line), per correction.
@@ -343,7 +347,9 @@ pub enum ConfigCmd {
     /// Keys: space.<label>.codec, space.<label>.memory-budget,
     /// space.<label>.hubness (none, csls, qbnorm, dbnorm), search.fusion
     /// (convex, rrf), search.semantic-ratio (0..1), search.min-relevance
-    /// (0..1); the value `default` clears a search setting.
+    /// (0..1), search.log-queries (on, off: keep searched texts as the
+    /// hubness query bank; off forgets them); the value `default` clears a
+    /// search setting.
     Set { key: String, value: String },
     /// Show every space's codec and footprint, and the search settings.
     Get,

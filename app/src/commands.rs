@@ -234,6 +234,11 @@ fn settings(cfg: EngineConfig, c: ConfigCmd) -> Result<()> {
             println!("search.semantic-ratio = {}", o.semantic_ratio);
             println!("search.min-relevance = {}", o.min_relevance);
             println!("search.calibration = {}", o.calibration.fitted_on);
+            println!(
+                "search.log-queries = {} ({} queries logged)",
+                if engine.logs_queries() { "on" } else { "off" },
+                engine.query_log_len().unwrap_or(0)
+            );
         }
         ConfigCmd::Set { key, value } => {
             let parts: Vec<&str> = key.split('.').collect();
@@ -423,7 +428,7 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
                 }
             }
         }
-        EvalCmd::Captions { images, captions: caps, json, run, top_t, template, no_synonyms, hubness, half } => {
+        EvalCmd::Captions { images, captions: caps, json, run, top_t, template, no_synonyms, hubness, half, query_log } => {
             let mut cfg = cfg;
             if let Some(t) = top_t {
                 cfg.conse.top_t = t;
@@ -438,12 +443,23 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
                 .iter()
                 .map(|h| Hubness::parse(h).ok_or_else(|| anyhow::anyhow!("unknown hubness method `{h}` (none, csls, qbnorm, dbnorm)")))
                 .collect::<Result<_>>()?;
-            let r = captions::run(&images, &caps, &cfg, run.as_deref(), None, &progress, &methods, half_of(&half), &[])?;
+            let r = captions::run(
+                &images,
+                &caps,
+                &cfg,
+                run.as_deref(),
+                None,
+                &progress,
+                &methods,
+                half_of(&half),
+                &[],
+                &read_lines(&query_log)?,
+            )?;
             progress.finish();
             if json {
                 println!("{}", serde_json::to_string(&r)?);
             } else {
-                println!("images {}  captions {}", r.images, r.captions);
+                println!("images {}  captions {}  (default hubness here: {})", r.images, r.captions, r.default_hubness);
                 println!(
                     "{:<8} {:>6} {:>6} {:>6} {:>7} | {:>8} {:>8} {:>7} | cut-off {:>9} {:>11}",
                     "hubness", "R@1", "R@5", "R@10", "median", "skewness", "orphans", "max hub", "rel kept", "nonrel gone"
@@ -471,6 +487,12 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn read_lines(p: &Option<PathBuf>) -> Result<Vec<String>> {
+    let Some(p) = p else { return Ok(Vec::new()) };
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
 }
 
 fn half_of(s: &str) -> captions::Half {
@@ -508,7 +530,7 @@ fn calibrate(cfg: EngineConfig, c: crate::cli::CalibrateCmd) -> Result<()> {
             (Family::Text, r.judged, format!("text: {}", dir.display()), print, keep, features)
         }
         crate::cli::CalibrateCmd::Captions { images, captions: caps, half, absent, keep, features, print } => {
-            let r = captions::run(&images, &caps, &cfg, None, None, &progress, &[Hubness::None], half_of(&half), &lines(&absent)?)?;
+            let r = captions::run(&images, &caps, &cfg, None, None, &progress, &[Hubness::None], half_of(&half), &lines(&absent)?, &[])?;
             let judged = r.judged.into_iter().flat_map(|(_, j)| j).collect();
             (Family::Cross, judged, format!("cross-modal: {} ({half} ids)", caps.display()), print, keep, features)
         }

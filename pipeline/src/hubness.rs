@@ -29,6 +29,10 @@
 //! The formulas were checked against `scripts/reference_hubness.py`, which
 //! reimplements them in numpy from the papers' released code.
 //!
+//! Which applies by default is the engine's choice (`search::banks`): none
+//! while the bank is only class prompts and store text (no method helped
+//! there), DBNorm once the opt-in query log holds real searches.
+//!
 //! Not for: finding candidates (the indexes do) or choosing the bank (the
 //! engine does).
 
@@ -287,6 +291,11 @@ impl HubTable {
     /// the table is rebuilt at the next checkpoint.
     pub fn stale(&self, bank_key: &str) -> bool {
         bank_key != self.bank_key || self.changed * 4 > self.built_gallery.max(16) || (self.built_gallery == 0 && self.changed > 0)
+    }
+
+    /// The gallery items the table has statistics for.
+    pub fn item_ids(&self) -> std::collections::HashSet<ChunkId> {
+        self.stats.keys().copied().collect()
     }
 
     pub fn stats(&self, id: ChunkId) -> Option<ItemStats> {

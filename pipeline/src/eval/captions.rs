@@ -34,6 +34,8 @@ pub struct CaptionsReport {
     pub images: usize,
     pub captions: usize,
     pub rows: Vec<CaptionsRow>,
+    /// What a search in this store would apply by default.
+    pub default_hubness: Hubness,
     pub ingest: IngestReport,
     /// Top-10 hits with their features (for `pith calibrate`).
     #[serde(skip)]
@@ -96,6 +98,7 @@ pub fn run(
     methods: &[Hubness],
     half: Half,
     absent: &[String],
+    query_log: &[String],
 ) -> Result<CaptionsReport> {
     let caps: Vec<_> = load(images_dir, captions_json)?.into_iter().filter(|c| in_half(&c.2, half)).collect();
     let tmp = tempfile::tempdir().map_err(io_err(std::env::temp_dir()))?;
@@ -103,6 +106,8 @@ pub fn run(
     cfg.data_dir = store_dir.unwrap_or_else(|| tmp.path().join("store"));
     let engine = Engine::open(cfg)?;
     let ingest = ingest(&engine, &[images_dir.to_path_buf()], progress)?;
+    // Other people's searches, for the hubness query bank (never these captions).
+    engine.import_query_log(query_log)?;
     let gallery = engine.status(0)?.counts.image_items as usize;
     let threshold = engine.search_options(&SearchRequest::new("", 1)).min_relevance;
     let file = |p: &str| Path::new(p).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -187,5 +192,6 @@ pub fn run(
             .collect();
         judged_out.push((format!("absent-{i}"), mine));
     }
-    Ok(CaptionsReport { images: gallery, captions: caps.len(), rows, ingest, judged: judged_out })
+    let default_hubness = engine.hubness_of(crate::encoders::space::CONSE);
+    Ok(CaptionsReport { images: gallery, captions: caps.len(), rows, default_hubness, ingest, judged: judged_out })
 }

@@ -2,10 +2,13 @@
 //!
 //! A cross-modal space's query bank is text pith already has, never the
 //! user's evaluation queries: ConSE's class prompts (one vector per
-//! ImageNet class) plus a sample of the store's own text chunks (the first
-//! chunks by id, up to `TEXT_BANK`, rounded down to a power of two so the
-//! bank changes only when the store's text doubles). CLIP's bank is its
-//! text encoder's embedding of the same class names. A table is built the
+//! ImageNet class), a sample of the store's own text chunks (the first
+//! chunks by id, up to `TEXT_BANK`), and, when the user opted in with
+//! `search.log-queries on`, the newest searched texts (up to `QUERY_BANK`;
+//! once there are `MIN_LOGGED`, they are the whole bank).
+//! Sample sizes are rounded down to a power of two, so the bank changes
+//! only when what it samples doubles. CLIP's bank is its text encoder's
+//! embedding of the class names and the logged queries. A table is built the
 //! first time a search in that space uses a correction, kept up to date by
 //! every write, and rebuilt at a checkpoint when stale (`HubTable::stale`:
 //! the bank changed, or a quarter of the gallery was added or removed).
@@ -18,11 +21,37 @@ use crate::ids::SpaceId;
 
 /// Store text chunks in a bank at most.
 pub const TEXT_BANK: usize = 2048;
+/// Logged queries (`search.log-queries on`) in a bank at most, newest first.
+pub const QUERY_BANK: usize = 2048;
+/// Logged queries needed before they make the bank (and DBNorm the default).
+pub const MIN_LOGGED: usize = 128;
+
+/// `n` rounded down to a power of two (0 below 16), so a bank changes
+/// only when what it samples doubles.
+fn bucket(n: usize) -> usize {
+    if n < 16 {
+        0
+    } else {
+        1usize << (usize::BITS - 1 - n.leading_zeros())
+    }
+}
 
 impl Engine {
-    /// The correction a space applies (`space.<label>.hubness`, default none).
+    /// The correction a space applies: `space.<label>.hubness` if set;
+    /// otherwise DBNorm for a cross-modal space once the store has logged
+    /// `MIN_LOGGED` queries (its bank is then real queries), else none
+    /// (with only class prompts and store text as the bank, no correction
+    /// helped: docs/BENCHMARKS.md, "Hubness").
     pub fn hubness_of(&self, label: &str) -> Hubness {
-        self.setting(&format!("space.{label}.hubness")).and_then(|s| Hubness::parse(&s)).unwrap_or_default()
+        if let Some(h) = self.setting(&format!("space.{label}.hubness")).and_then(|s| Hubness::parse(&s)) {
+            return h;
+        }
+        let cross = matches!(label, space::CONSE | space::CLIP);
+        if cross && self.logged_query_count().unwrap_or(0) > 0 {
+            Hubness::DbNorm
+        } else {
+            Hubness::None
+        }
     }
 
     /// The query bank of a space and its key (what it was made of).
@@ -35,12 +64,22 @@ impl Engine {
                 let mut texts = 0;
                 if let Some(text_sid) = self.space_id(space::TEXT) {
                     let have = self.reader()?.count_vectors(text_sid)?.min(TEXT_BANK);
-                    let n = if have < 16 { 0 } else { 1usize << (usize::BITS - 1 - have.leading_zeros()) };
+                    let n = bucket(have);
                     let sample = self.reader()?.first_vectors(text_sid, n)?;
                     texts = n;
                     bank.extend(sample.into_iter().map(|(_, v)| v));
                 }
-                Ok((bank, format!("{label}:classes={classes}+text={texts}")))
+                let queries = self.logged_queries()?;
+                if !queries.is_empty() {
+                    // Real queries stand for the query distribution better
+                    // than any stand-in: they replace the prompts and text.
+                    bank.clear();
+                }
+                for part in queries.chunks(256) {
+                    let refs: Vec<&str> = part.iter().map(String::as_str).collect();
+                    bank.extend(enc.text.embed(&refs)?);
+                }
+                Ok((bank, format!("{label}:classes={classes}+text={texts}+queries={}", queries.len())))
             }
             space::CLIP => {
                 let Some(clip) = &enc.clip else { return Ok((Vec::new(), format!("{label}:none"))) };
@@ -48,10 +87,17 @@ impl Engine {
                 let prompts: Vec<String> = names.iter().map(|n| format!("a photo of a {n}")).collect();
                 let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
                 let mut bank = Vec::new();
-                for part in refs.chunks(64) {
-                    bank.extend(clip.embed_texts(part)?);
+                let queries = self.logged_queries()?;
+                if queries.is_empty() {
+                    for part in refs.chunks(64) {
+                        bank.extend(clip.embed_texts(part)?);
+                    }
                 }
-                Ok((bank, format!("{label}:classes={}", names.len())))
+                for part in queries.chunks(64) {
+                    let refs: Vec<&str> = part.iter().map(String::as_str).collect();
+                    bank.extend(clip.embed_texts(&refs)?);
+                }
+                Ok((bank, format!("{label}:classes={}+queries={}", names.len(), queries.len())))
             }
             _ => Ok((Vec::new(), format!("{label}:none"))),
         }
@@ -88,8 +134,47 @@ impl Engine {
         }
         let table = self.build_hub_table(sid, label)?;
         let mut hubs = self.hubs.write().unwrap_or_else(|p| p.into_inner());
-        let t = hubs.entry(sid).or_insert(table);
+        let t = match hubs.entry(sid) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(self.caught_up(sid, table)?),
+        };
         Ok(f(t))
+    }
+
+    /// A table built from a snapshot, brought up to the index as it is now
+    /// (called under the `hubs` write lock, so no write slips between:
+    /// writes that came during the build are in the index already, later
+    /// ones wait for the lock and then update the table).
+    fn caught_up(&self, sid: SpaceId, mut table: HubTable) -> Result<HubTable> {
+        let Some((_, ix)) = self.spaces().into_iter().find(|s| s.row.id == sid).map(|s| (s.row.id, s.ix)) else { return Ok(table) };
+        let live = ix.live_ids();
+        let have = table.item_ids();
+        let gone: Vec<_> = have.difference(&live).copied().collect();
+        let missing: Vec<_> = live.difference(&have).copied().collect();
+        if !gone.is_empty() {
+            table.remove(&gone);
+        }
+        if !missing.is_empty() {
+            table.add(&self.reader()?.vectors_by_ids(sid, &missing)?);
+        }
+        Ok(table)
+    }
+
+    /// The logged queries a bank takes: the newest, as many as the log's
+    /// size rounded down to a power of two.
+    fn logged_queries(&self) -> Result<Vec<String>> {
+        let n = self.logged_query_count()?;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        self.reader()?.recent_queries(n)
+    }
+
+    /// How many logged queries a bank takes: none below `MIN_LOGGED`.
+    fn logged_query_count(&self) -> Result<usize> {
+        // A store an older pith made may lack the table (a reader never migrates).
+        let n = bucket(self.reader()?.count_logged_queries().unwrap_or(0).min(QUERY_BANK));
+        Ok(if n < MIN_LOGGED { 0 } else { n })
     }
 
     /// What `query_bank` would be made of, without embedding anything.
@@ -102,10 +187,11 @@ impl Engine {
                     Some(sid) => self.reader()?.count_vectors(sid)?.min(TEXT_BANK),
                     None => 0,
                 };
-                let n = if have < 16 { 0 } else { 1usize << (usize::BITS - 1 - have.leading_zeros()) };
-                format!("{label}:classes={classes}+text={n}")
+                format!("{label}:classes={classes}+text={}+queries={}", bucket(have), self.logged_query_count()?)
             }
-            space::CLIP if enc.clip.is_some() => format!("{label}:classes={}", enc.conse.class_names().len()),
+            space::CLIP if enc.clip.is_some() => {
+                format!("{label}:classes={}+queries={}", enc.conse.class_names().len(), self.logged_query_count()?)
+            }
             _ => format!("{label}:none"),
         })
     }
@@ -119,7 +205,9 @@ impl Engine {
             let stale = self.hubs.read().unwrap_or_else(|p| p.into_inner()).get(&sid).is_some_and(|t| t.stale(&key));
             if stale {
                 let table = self.build_hub_table(sid, &label)?;
-                self.hubs.write().unwrap_or_else(|p| p.into_inner()).insert(sid, table);
+                let mut hubs = self.hubs.write().unwrap_or_else(|p| p.into_inner());
+                let table = self.caught_up(sid, table)?;
+                hubs.insert(sid, table);
             }
         }
         Ok(())

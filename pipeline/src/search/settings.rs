@@ -9,6 +9,7 @@
 //! | `search.semantic-ratio` | 0..1 (dense share in convex fusion) | 0.8 |
 //! | `search.min-relevance` | 0..1 (hide hits below; 0 shows all) | the calibration's threshold (0.5) |
 //! | `search.calibration` | JSON written by `pith calibrate`, or `default` | built in |
+//! | `search.log-queries` | on, off (off also forgets the log) | off |
 
 use super::{Fusion, SearchRequest};
 use crate::engine::Engine;
@@ -58,6 +59,29 @@ impl Engine {
         }
     }
 
+    /// Whether searches are logged (opt-in) for the hubness query bank.
+    pub fn logs_queries(&self) -> bool {
+        self.setting("search.log-queries").as_deref() == Some("on")
+    }
+
+    /// How many distinct queries the log holds.
+    pub fn query_log_len(&self) -> Result<usize> {
+        self.reader()?.count_logged_queries()
+    }
+
+    /// Add queries to the log as if they had been searched (`pith eval
+    /// captions --query-log`: other users' queries, simulated).
+    pub fn import_query_log(&self, queries: &[String]) -> Result<()> {
+        let store = self.store()?;
+        for (i, q) in queries.iter().enumerate() {
+            let q = q.trim();
+            if !q.is_empty() {
+                store.log_query(&q.chars().take(512).collect::<String>(), i as i64)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Validate and store a search setting (`None` or `default` clears it).
     pub fn set_setting(&self, key: &str, value: Option<&str>) -> Result<()> {
         let value = value.map(str::trim).filter(|v| !v.eq_ignore_ascii_case("default"));
@@ -68,6 +92,14 @@ impl Engine {
                 }
                 "search.semantic-ratio" | "search.min-relevance" => {
                     unit(key, v)?;
+                }
+                "search.log-queries" => {
+                    if !matches!(v, "on" | "off") {
+                        return Err(PipelineError::BadInput(format!("`search.log-queries` is on or off, got `{v}`")));
+                    }
+                    if v == "off" {
+                        self.store()?.clear_query_log()?;
+                    }
                 }
                 "search.calibration" => {
                     serde_json::from_str::<Calibration>(v)

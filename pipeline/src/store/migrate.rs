@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0004_space_codecs.sql"),
     include_str!("../../../migrations/0005_default_graph.sql"),
     include_str!("../../../migrations/0006_settings.sql"),
+    include_str!("../../../migrations/0007_query_log.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -123,6 +123,32 @@ impl Store {
         Ok(())
     }
 
+    /// Remember a searched text (`search.log-queries`).
+    pub fn log_query(&self, text: &str, at: i64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO query_log(text, last_at) VALUES (?1, ?2) ON CONFLICT(text) DO UPDATE SET last_at = excluded.last_at, times = times + 1",
+            params![text, at],
+        )?;
+        Ok(())
+    }
+
+    /// The `n` most recently searched texts (ties by text).
+    pub fn recent_queries(&self, n: usize) -> Result<Vec<String>> {
+        let mut st = self.conn.prepare_cached("SELECT text FROM query_log ORDER BY last_at DESC, text LIMIT ?1")?;
+        let rows = st.query_map([n as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn count_logged_queries(&self) -> Result<usize> {
+        Ok(self.conn.query_row("SELECT count(*) FROM query_log", [], |r| r.get::<_, i64>(0))? as usize)
+    }
+
+    /// Forget every logged query.
+    pub fn clear_query_log(&self) -> Result<()> {
+        self.conn.execute("DELETE FROM query_log", [])?;
+        Ok(())
+    }
+
     /// The first `n` vectors of a space by chunk id (a deterministic sample).
     pub fn first_vectors(&self, space_id: SpaceId, n: usize) -> Result<Vec<(ChunkId, Vec<f32>)>> {
         let mut st = self

@@ -108,3 +108,35 @@ fn search_settings_are_validated_stored_and_used() {
     e.set_setting("search.fusion", Some("default")).unwrap();
     assert_eq!(e.setting("search.fusion"), None);
 }
+
+#[test]
+fn logged_queries_are_opt_in_make_the_bank_and_switch_hubness_on() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("photos");
+    photos(&dir, PHOTOS);
+    let e = engine(&d.path().join("store"));
+    ingest_dir(&e, &dir);
+    // Off by default: nothing is kept.
+    e.search(&images("a cat on a sofa", None)).unwrap();
+    assert_eq!(e.query_log_len().unwrap(), 0);
+    assert_eq!(e.hubness_of("conse"), Hubness::None);
+    e.set_setting("search.log-queries", Some("on")).unwrap();
+    e.search(&images("a cat on a sofa", None)).unwrap();
+    e.search(&images("a cat on a sofa", None)).unwrap();
+    assert_eq!(e.query_log_len().unwrap(), 1, "the same text is one entry");
+    // With enough real queries they become the bank, and DBNorm the default.
+    let others: Vec<String> = (0..140).map(|i| format!("a photo of thing number {i} on a table")).collect();
+    e.import_query_log(&others).unwrap();
+    assert_eq!(e.hubness_of("conse"), Hubness::DbNorm);
+    assert_eq!(e.hubness_of("text"), Hubness::None, "text search is not cross-modal");
+    let hits = e.search(&images("a cat", None)).unwrap();
+    assert_eq!(file_name(&hits[0]), "chelsea.png");
+    // An explicit setting wins; turning logging off forgets the log.
+    e.set_setting("space.conse.hubness", Some("none")).unwrap();
+    assert_eq!(e.hubness_of("conse"), Hubness::None);
+    e.set_setting("space.conse.hubness", None).unwrap();
+    e.set_setting("search.log-queries", Some("off")).unwrap();
+    assert_eq!(e.query_log_len().unwrap(), 0);
+    assert_eq!(e.hubness_of("conse"), Hubness::None);
+    assert!(e.set_setting("search.log-queries", Some("maybe")).is_err());
+}
