@@ -291,6 +291,15 @@ impl Engine {
         }
     }
 
+    /// The writer connection if it is free right now (None when read-only or busy).
+    pub(crate) fn try_store(&self) -> Option<MutexGuard<'_, Store>> {
+        match self.store.as_ref()?.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     /// A read connection: sees the last commit, never waits for the writer.
     pub(crate) fn reader(&self) -> Result<Reader<'_>> {
         self.readers.get()

@@ -59,21 +59,18 @@ impl Engine {
         let enc = self.encoders()?;
         match label {
             space::CONSE => {
-                let mut bank: Vec<Vec<f32>> = enc.conse.class_vectors().to_vec();
-                let classes = bank.len();
-                let mut texts = 0;
-                if let Some(text_sid) = self.space_id(space::TEXT) {
-                    let have = self.reader()?.count_vectors(text_sid)?.min(TEXT_BANK);
-                    let n = bucket(have);
-                    let sample = self.reader()?.first_vectors(text_sid, n)?;
-                    texts = n;
-                    bank.extend(sample.into_iter().map(|(_, v)| v));
-                }
+                // Real queries stand for the query distribution better than
+                // any stand-in: once logged, they replace the prompts and text.
                 let queries = self.logged_queries()?;
-                if !queries.is_empty() {
-                    // Real queries stand for the query distribution better
-                    // than any stand-in: they replace the prompts and text.
-                    bank.clear();
+                let mut bank: Vec<Vec<f32>> = Vec::new();
+                let (mut classes, mut texts) = (0, 0);
+                if queries.is_empty() {
+                    bank = enc.conse.class_vectors().to_vec();
+                    classes = bank.len();
+                    if let Some(text_sid) = self.space_id(space::TEXT) {
+                        texts = bucket(self.reader()?.count_vectors(text_sid)?.min(TEXT_BANK));
+                        bank.extend(self.reader()?.first_vectors(text_sid, texts)?.into_iter().map(|(_, v)| v));
+                    }
                 }
                 for part in queries.chunks(256) {
                     let refs: Vec<&str> = part.iter().map(String::as_str).collect();
@@ -97,7 +94,8 @@ impl Engine {
                     let refs: Vec<&str> = part.iter().map(String::as_str).collect();
                     bank.extend(clip.embed_texts(&refs)?);
                 }
-                Ok((bank, format!("{label}:classes={}+queries={}", names.len(), queries.len())))
+                let classes = if queries.is_empty() { names.len() } else { 0 };
+                Ok((bank, format!("{label}:classes={classes}+queries={}", queries.len())))
             }
             _ => Ok((Vec::new(), format!("{label}:none"))),
         }
@@ -182,16 +180,20 @@ impl Engine {
         let enc = self.encoders()?;
         let classes = enc.conse.class_vectors().len();
         Ok(match label {
-            space::CONSE => {
-                let have = match self.space_id(space::TEXT) {
-                    Some(sid) => self.reader()?.count_vectors(sid)?.min(TEXT_BANK),
-                    None => 0,
-                };
-                format!("{label}:classes={classes}+text={}+queries={}", bucket(have), self.logged_query_count()?)
-            }
-            space::CLIP if enc.clip.is_some() => {
-                format!("{label}:classes={}+queries={}", enc.conse.class_names().len(), self.logged_query_count()?)
-            }
+            space::CONSE => match self.logged_query_count()? {
+                0 => {
+                    let have = match self.space_id(space::TEXT) {
+                        Some(sid) => self.reader()?.count_vectors(sid)?.min(TEXT_BANK),
+                        None => 0,
+                    };
+                    format!("{label}:classes={classes}+text={}+queries=0", bucket(have))
+                }
+                q => format!("{label}:classes=0+text=0+queries={q}"),
+            },
+            space::CLIP if enc.clip.is_some() => match self.logged_query_count()? {
+                0 => format!("{label}:classes={}+queries=0", enc.conse.class_names().len()),
+                q => format!("{label}:classes=0+queries={q}"),
+            },
             _ => format!("{label}:none"),
         })
     }

@@ -153,12 +153,8 @@ impl Engine {
     /// Hits and the number hidden by the relevance cut-off.
     pub fn search_results(&self, req: &SearchRequest) -> Result<SearchResults> {
         let lists = self.retrieve_chunks(req)?;
-        if req.mode != Mode::Bm25 && !self.is_read_only() && self.logs_queries() {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-            let text: String = req.q.trim().chars().take(512).collect();
-            if let Err(e) = self.store().and_then(|s| s.log_query(&text, now)) {
-                tracing::warn!(error = %e, "could not log the query");
-            }
+        if req.mode != Mode::Bm25 && self.logs_queries() {
+            self.log_query(req.q.trim());
         }
         let k = req.k.clamp(1, 1000);
         let opts = self.search_options(req);

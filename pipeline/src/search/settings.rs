@@ -64,6 +64,21 @@ impl Engine {
         self.setting("search.log-queries").as_deref() == Some("on")
     }
 
+    /// Remember a searched text, unless the writer is busy (an ingest batch
+    /// being written): a search never waits to be logged.
+    pub(crate) fn log_query(&self, q: &str) {
+        let text: String = q.chars().take(512).collect();
+        if text.is_empty() {
+            return;
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        if let Some(store) = self.try_store() {
+            if let Err(e) = store.log_query(&text, now) {
+                tracing::warn!(error = %e, "could not log the query");
+            }
+        }
+    }
+
     /// How many distinct queries the log holds.
     pub fn query_log_len(&self) -> Result<usize> {
         self.reader()?.count_logged_queries()
@@ -97,9 +112,6 @@ impl Engine {
                     if !matches!(v, "on" | "off") {
                         return Err(PipelineError::BadInput(format!("`search.log-queries` is on or off, got `{v}`")));
                     }
-                    if v == "off" {
-                        self.store()?.clear_query_log()?;
-                    }
                 }
                 "search.calibration" => {
                     serde_json::from_str::<Calibration>(v)
@@ -116,6 +128,12 @@ impl Engine {
                 _ => return Err(PipelineError::BadInput(format!("unknown setting `{key}`"))),
             }
         }
-        self.put_setting(key, value)
+        self.put_setting(key, value)?;
+        // Off (or back to the default, off) forgets what was logged; the
+        // setting is stored first, so no search logs after the clear.
+        if key == "search.log-queries" && value.is_none_or(|v| v == "off") {
+            self.store()?.clear_query_log()?;
+        }
+        Ok(())
     }
 }

@@ -10,6 +10,9 @@ use super::Store;
 use crate::error::Result;
 use crate::ids::{ChunkId, SpaceId};
 
+/// Logged queries kept at most (the hubness bank takes up to 2,048).
+pub const QUERY_LOG_MAX: usize = 4096;
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SpaceRow {
     pub id: SpaceId,
@@ -123,11 +126,16 @@ impl Store {
         Ok(())
     }
 
-    /// Remember a searched text (`search.log-queries`).
+    /// Remember a searched text (`search.log-queries`), keeping only the
+    /// newest `QUERY_LOG_MAX`: older ones are never used, so never kept.
     pub fn log_query(&self, text: &str, at: i64) -> Result<()> {
         self.conn.execute(
             "INSERT INTO query_log(text, last_at) VALUES (?1, ?2) ON CONFLICT(text) DO UPDATE SET last_at = excluded.last_at, times = times + 1",
             params![text, at],
+        )?;
+        self.conn.execute(
+            "DELETE FROM query_log WHERE last_at < (SELECT last_at FROM query_log ORDER BY last_at DESC LIMIT 1 OFFSET ?1)",
+            [QUERY_LOG_MAX as i64],
         )?;
         Ok(())
     }

@@ -139,4 +139,9 @@ fn logged_queries_are_opt_in_make_the_bank_and_switch_hubness_on() {
     assert_eq!(e.query_log_len().unwrap(), 0);
     assert_eq!(e.hubness_of("conse"), Hubness::None);
     assert!(e.set_setting("search.log-queries", Some("maybe")).is_err());
+    // Back to the default (off) forgets too.
+    e.set_setting("search.log-queries", Some("on")).unwrap();
+    e.import_query_log(&others).unwrap();
+    e.set_setting("search.log-queries", Some("default")).unwrap();
+    assert_eq!(e.query_log_len().unwrap(), 0);
 }
