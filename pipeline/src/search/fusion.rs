@@ -81,7 +81,8 @@ fn sorted<T: Copy>(score: HashMap<T, (f32, usize)>) -> Vec<(T, f32)> {
     out.into_iter().map(|(id, s, _)| (id, s)).collect()
 }
 
-/// Hits each list's min–max range is taken over (what a first page fetches).
+/// Hits a BM25 list's min–max range is taken over, twice as many for a
+/// dense list: what a first page fetches (`search::candidates`).
 pub const NORM_DEPTH: usize = 100;
 
 /// Convex fusion (see the module doc). `semantic_ratio` is α in [0, 1].
@@ -99,9 +100,10 @@ pub fn convex<T: Copy + Eq + Hash>(lists: &[Scored<T>], semantic_ratio: f32) -> 
     let mut seen = 0usize;
     for l in lists {
         let share = if l.dense { a_dense } else { a_bm25 } * l.weight;
-        // Over the top `NORM_DEPTH` only: a deep page fetches longer lists,
-        // and must not rescale what earlier pages showed.
-        let (lo, hi) = l.hits.iter().take(NORM_DEPTH).fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), h| (lo.min(h.1), hi.max(h.1)));
+        // Over what a first page fetches only: a deep page fetches longer
+        // lists, and must not rescale what earlier pages showed.
+        let depth = if l.dense { 2 * NORM_DEPTH } else { NORM_DEPTH };
+        let (lo, hi) = l.hits.iter().take(depth).fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), h| (lo.min(h.1), hi.max(h.1)));
         let span = hi - lo;
         for (id, s) in &l.hits {
             let norm = if span > 1e-9 { ((s - lo) / span).clamp(0.0, 1.0) } else { 1.0 };
@@ -160,9 +162,9 @@ mod tests {
     fn a_deeper_page_does_not_rescale_the_first() {
         // Page 5 fetches longer lists; the first 100 hits keep their scores.
         let long = |n: u32| (0..n).map(|i| (i, 1.0 - i as f32 / 1000.0)).collect::<Vec<_>>();
-        let short = convex(&[Scored { weight: 1.0, dense: true, hits: long(100) }, list(false, &[(3, 9.0), (5, 1.0)])], 0.8);
-        let deep = convex(&[Scored { weight: 1.0, dense: true, hits: long(300) }, list(false, &[(3, 9.0), (5, 1.0)])], 0.8);
-        assert_eq!(&short[..100], &deep[..100]);
+        let short = convex(&[Scored { weight: 1.0, dense: true, hits: long(200) }, list(false, &[(3, 9.0), (5, 1.0)])], 0.8);
+        let deep = convex(&[Scored { weight: 1.0, dense: true, hits: long(600) }, list(false, &[(3, 9.0), (5, 1.0)])], 0.8);
+        assert_eq!(&short[..200], &deep[..200]);
     }
 
     #[test]
