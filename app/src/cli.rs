@@ -360,19 +360,8 @@ pub enum CalibrateCmd {
     /// The text model, on a BEIR-layout folder (hybrid top-10 per query).
     Beir {
         dir: PathBuf,
-        /// Queries about things the corpus does not hold, one per line: all
-        /// their hits are negatives (teaches the model to return nothing).
-        #[arg(long)]
-        absent: Option<PathBuf>,
-        /// Share of the relevant hits that relevance 0.5 keeps.
-        #[arg(long, default_value_t = 0.97)]
-        keep: f64,
-        /// Features the model may use (s, gap, z, bm25; default all).
-        #[arg(long, value_delimiter = ',')]
-        features: Vec<String>,
-        /// Only print the calibration; leave the store as it is.
-        #[arg(long)]
-        print: bool,
+        #[command(flatten)]
+        fit: FitArgs,
     },
     /// The cross-modal model, on a COCO-captions set.
     Captions {
@@ -380,15 +369,27 @@ pub enum CalibrateCmd {
         captions: PathBuf,
         #[arg(long, value_parser = ["all", "odd", "even"], default_value = "all")]
         half: String,
-        #[arg(long)]
-        absent: Option<PathBuf>,
-        #[arg(long, default_value_t = 0.97)]
-        keep: f64,
-        #[arg(long, value_delimiter = ',')]
-        features: Vec<String>,
-        #[arg(long)]
-        print: bool,
+        #[command(flatten)]
+        fit: FitArgs,
     },
+}
+
+/// How `pith calibrate` fits, whatever the data.
+#[derive(Args, Debug)]
+pub struct FitArgs {
+    /// Queries about things the collection does not hold, one per line:
+    /// all their hits are negatives (teaches the model to return nothing).
+    #[arg(long)]
+    pub absent: Option<PathBuf>,
+    /// Share of the relevant hits that relevance 0.5 keeps.
+    #[arg(long, default_value_t = 0.97)]
+    pub keep: f64,
+    /// Features the model may use (s, gap, z, bm25; default all).
+    #[arg(long, value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// Only print the calibration; leave the store as it is.
+    #[arg(long)]
+    pub print: bool,
 }
 
 #[derive(Subcommand, Debug)]

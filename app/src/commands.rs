@@ -518,23 +518,20 @@ fn print_curve(what: &str, c: &pith_pipeline::eval::cutoff::CutoffReport) {
 fn calibrate(cfg: EngineConfig, c: crate::cli::CalibrateCmd) -> Result<()> {
     use pith_pipeline::relevance::{fit, threshold_keeping, Family};
     let progress = CliProgress::new();
-    let lines = |p: &Option<PathBuf>| -> Result<Vec<String>> {
-        let Some(p) = p else { return Ok(Vec::new()) };
-        let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-        Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
-    };
-    let (family, judged, name, print, keep, features) = match c {
-        crate::cli::CalibrateCmd::Beir { dir, absent, keep, features, print } => {
+    let (family, judged, name, fit_args) = match c {
+        crate::cli::CalibrateCmd::Beir { dir, fit } => {
             let setting = beir::Setting { mode: Mode::Hybrid, fusion: None, semantic_ratio: None };
-            let r = beir::run(&dir, &cfg, &[setting], None, None, &progress, &lines(&absent)?, None)?;
-            (Family::Text, r.judged, format!("text: {}", dir.display()), print, keep, features)
+            let r = beir::run(&dir, &cfg, &[setting], None, None, &progress, &read_lines(&fit.absent)?, None)?;
+            (Family::Text, r.judged, format!("text: {}", dir.display()), fit)
         }
-        crate::cli::CalibrateCmd::Captions { images, captions: caps, half, absent, keep, features, print } => {
-            let r = captions::run(&images, &caps, &cfg, None, None, &progress, &[Hubness::None], half_of(&half), &lines(&absent)?, &[])?;
+        crate::cli::CalibrateCmd::Captions { images, captions: caps, half, fit } => {
+            let absent = read_lines(&fit.absent)?;
+            let r = captions::run(&images, &caps, &cfg, None, None, &progress, &[Hubness::None], half_of(&half), &absent, &[])?;
             let judged = r.judged.into_iter().flat_map(|(_, j)| j).collect();
-            (Family::Cross, judged, format!("cross-modal: {} ({half} ids)", caps.display()), print, keep, features)
+            (Family::Cross, judged, format!("cross-modal: {} ({half} ids)", caps.display()), fit)
         }
     };
+    let crate::cli::FitArgs { keep, features, print, .. } = fit_args;
     progress.finish();
     // Features left out are zeroed, so the fit gives them no weight.
     let names = ["s", "gap", "z", "bm25"];
