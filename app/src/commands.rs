@@ -415,8 +415,7 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
         }
         EvalCmd::Hubness { space, queries, k, json } => {
             let engine = Engine::open_read_only(cfg)?;
-            let text = std::fs::read_to_string(&queries).with_context(|| format!("reading {}", queries.display()))?;
-            let qs: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+            let qs = lines_of(&queries)?;
             let rows = engine.hubness_report(&space, &qs, k)?;
             if json {
                 println!("{}", serde_json::to_string(&rows)?);
@@ -489,10 +488,14 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
     Ok(())
 }
 
-fn read_lines(p: &Option<PathBuf>) -> Result<Vec<String>> {
-    let Some(p) = p else { return Ok(Vec::new()) };
+/// The non-blank lines of a file, trimmed (query lists).
+fn lines_of(p: &std::path::Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
     Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+}
+
+fn read_lines(p: &Option<PathBuf>) -> Result<Vec<String>> {
+    p.as_deref().map(lines_of).transpose().map(Option::unwrap_or_default)
 }
 
 fn half_of(s: &str) -> captions::Half {
@@ -670,8 +673,7 @@ fn bench(cfg: EngineConfig, b: BenchCmd) -> Result<()> {
         }
         BenchCmd::Search { queries, k, json } => {
             let engine = Engine::open_read_only(cfg)?;
-            let qs: Vec<String> =
-                std::fs::read_to_string(&queries)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+            let qs = lines_of(&queries)?;
             if qs.is_empty() {
                 bail!("no queries in {}", queries.display());
             }

@@ -166,11 +166,7 @@ pub fn judge_absent(engine: &Engine, absent: &[String]) -> Result<Vec<Judged>> {
     let mut out = Vec::new();
     for q in absent {
         let req = SearchRequest { min_relevance: Some(0.0), ..SearchRequest::new(q.clone(), 10) };
-        for h in engine.search(&req)? {
-            if let (Some(relevance), Some((family, features))) = (h.relevance, h.features) {
-                out.push(Judged { relevance, relevant: false, family, features });
-            }
-        }
+        out.extend(engine.search(&req)?.iter().filter_map(|h| Judged::of(h, false)));
     }
     Ok(out)
 }
@@ -247,11 +243,7 @@ pub fn evaluate(
             nd += ndcg_at(&ranked, rels, 10);
             rc += recall_at(&ranked, rels, 100);
             mr += mrr_at(&ranked, rels, 10);
-            for h in hits.iter().take(10) {
-                if let (Some(relevance), Some((family, features))) = (h.relevance, h.features) {
-                    judged.push(Judged { relevance, relevant: rels.get(&h.path).is_some_and(|g| *g > 0), family, features });
-                }
-            }
+            judged.extend(hits.iter().take(10).filter_map(|h| Judged::of(h, rels.get(&h.path).is_some_and(|g| *g > 0))));
             runs.push(((*qid).clone(), hits.iter().map(|h| (h.path.clone(), h.score)).collect::<Vec<_>>()));
         }
         let total = t0.elapsed().as_secs_f64();

@@ -133,14 +133,7 @@ pub fn run(
             let rank = hits.iter().position(|h| &file(&h.path) == name).map_or(gallery + 1, |i| i + 1);
             ranks.push(rank);
             top_lists.push(hits.iter().take(10).map(|h| crate::ids::ChunkId(h.id.0)).collect::<Vec<_>>());
-            let mine: Vec<Judged> = hits
-                .iter()
-                .take(10)
-                .filter_map(|h| {
-                    let (family, features) = h.features?;
-                    Some(Judged { relevance: h.relevance?, relevant: &file(&h.path) == name, family, features })
-                })
-                .collect();
+            let mine: Vec<Judged> = hits.iter().take(10).filter_map(|h| Judged::of(h, &file(&h.path) == name)).collect();
             judged.extend(mine.iter().copied());
             if method == methods[0] {
                 judged_out.push((id.clone(), mine));
@@ -182,14 +175,7 @@ pub fn run(
             min_relevance: Some(0.0),
             ..SearchRequest::new(q.clone(), 10)
         };
-        let mine = engine
-            .search(&req)?
-            .iter()
-            .filter_map(|h| {
-                let (family, features) = h.features?;
-                Some(Judged { relevance: h.relevance?, relevant: false, family, features })
-            })
-            .collect();
+        let mine = engine.search(&req)?.iter().filter_map(|h| Judged::of(h, false)).collect();
         judged_out.push((format!("absent-{i}"), mine));
     }
     let default_hubness = engine.hubness_of(crate::encoders::space::CONSE);

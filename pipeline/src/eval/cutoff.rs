@@ -15,6 +15,14 @@ pub struct Judged {
     pub features: Features,
 }
 
+impl Judged {
+    /// A hit with the relevance it was shown with (none in BM25-only mode).
+    pub fn of(h: &crate::search::SearchHit, relevant: bool) -> Option<Judged> {
+        let (family, features) = h.features?;
+        Some(Judged { relevance: h.relevance?, relevant, family, features })
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CutoffPoint {
     pub threshold: f32,

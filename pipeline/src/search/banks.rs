@@ -54,51 +54,43 @@ impl Engine {
         }
     }
 
-    /// The query bank of a space and its key (what it was made of).
+    /// The query bank of a space and its key (`bank_key`: what it is made of).
     pub(crate) fn query_bank(&self, label: &str) -> Result<(Vec<Vec<f32>>, String)> {
         let enc = self.encoders()?;
+        // Real queries stand for the query distribution better than any
+        // stand-in: once logged, they replace the prompts and the text.
+        let queries = self.logged_queries()?;
+        let mut bank: Vec<Vec<f32>> = Vec::new();
         match label {
             space::CONSE => {
-                // Real queries stand for the query distribution better than
-                // any stand-in: once logged, they replace the prompts and text.
-                let queries = self.logged_queries()?;
-                let mut bank: Vec<Vec<f32>> = Vec::new();
-                let (mut classes, mut texts) = (0, 0);
                 if queries.is_empty() {
                     bank = enc.conse.class_vectors().to_vec();
-                    classes = bank.len();
                     if let Some(text_sid) = self.space_id(space::TEXT) {
-                        texts = bucket(self.reader()?.count_vectors(text_sid)?.min(TEXT_BANK));
-                        bank.extend(self.reader()?.first_vectors(text_sid, texts)?.into_iter().map(|(_, v)| v));
+                        let n = bucket(self.reader()?.count_vectors(text_sid)?.min(TEXT_BANK));
+                        bank.extend(self.reader()?.first_vectors(text_sid, n)?.into_iter().map(|(_, v)| v));
                     }
                 }
                 for part in queries.chunks(256) {
                     let refs: Vec<&str> = part.iter().map(String::as_str).collect();
                     bank.extend(enc.text.embed(&refs)?);
                 }
-                Ok((bank, format!("{label}:classes={classes}+text={texts}+queries={}", queries.len())))
             }
             space::CLIP => {
-                let Some(clip) = &enc.clip else { return Ok((Vec::new(), format!("{label}:none"))) };
-                let names = enc.conse.class_names();
-                let prompts: Vec<String> = names.iter().map(|n| format!("a photo of a {n}")).collect();
-                let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
-                let mut bank = Vec::new();
-                let queries = self.logged_queries()?;
-                if queries.is_empty() {
-                    for part in refs.chunks(64) {
-                        bank.extend(clip.embed_texts(part)?);
+                if let Some(clip) = &enc.clip {
+                    let texts: Vec<String> = if queries.is_empty() {
+                        enc.conse.class_names().iter().map(|n| format!("a photo of a {n}")).collect()
+                    } else {
+                        queries
+                    };
+                    for part in texts.chunks(64) {
+                        let refs: Vec<&str> = part.iter().map(String::as_str).collect();
+                        bank.extend(clip.embed_texts(&refs)?);
                     }
                 }
-                for part in queries.chunks(64) {
-                    let refs: Vec<&str> = part.iter().map(String::as_str).collect();
-                    bank.extend(clip.embed_texts(&refs)?);
-                }
-                let classes = if queries.is_empty() { names.len() } else { 0 };
-                Ok((bank, format!("{label}:classes={classes}+queries={}", queries.len())))
             }
-            _ => Ok((Vec::new(), format!("{label}:none"))),
+            _ => {}
         }
+        Ok((bank, self.bank_key(label)?))
     }
 
     fn build_hub_table(&self, sid: SpaceId, label: &str) -> Result<HubTable> {
@@ -175,7 +167,8 @@ impl Engine {
         Ok(if n < MIN_LOGGED { 0 } else { n })
     }
 
-    /// What `query_bank` would be made of, without embedding anything.
+    /// What `query_bank` is made of, without embedding anything (a
+    /// checkpoint compares it with a table's to know if it is stale).
     fn bank_key(&self, label: &str) -> Result<String> {
         let enc = self.encoders()?;
         let classes = enc.conse.class_vectors().len();
@@ -234,11 +227,14 @@ impl Engine {
                 _ => vecs.extend(enc.text.embed(&refs)?),
             }
         }
+        // One search per query; each correction rescores the same candidates.
+        let raw: Vec<Vec<(crate::ids::ChunkId, f32)>> =
+            vecs.iter().map(|v| super::candidates::ranked(ix.search(v, 100.max(k), None))).collect();
         let mut out = Vec::new();
         for method in Hubness::ALL {
             let mut lists = Vec::new();
-            for v in &vecs {
-                let mut hits = super::candidates::ranked(ix.search(v, 100.max(k), None));
+            for hits in &raw {
+                let mut hits = hits.clone();
                 if method != Hubness::None {
                     self.with_hub_table(sid, label, |t| t.rescore(method, &mut hits))?;
                 }
