@@ -36,6 +36,12 @@ pub enum Command {
     },
     /// Search the store.
     Search(SearchArgs),
+    /// Context for an LLM: retrieve passages for a question and compress
+    /// them to a token budget, with numbered citations.
+    Rag(RagArgs),
+    /// Tokenizers that count RAG budgets (your LLM's `tokenizer.json`).
+    #[command(subcommand)]
+    Tokenizers(TokenizersCmd),
     /// Items similar to an item ("more like this").
     Similar {
         id: i64,
@@ -126,6 +132,42 @@ pub struct SearchArgs {
     pub json: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct RagArgs {
+    pub question: String,
+    /// Most tokens of the prompt block, headers included.
+    #[arg(long, default_value_t = 500)]
+    pub budget: usize,
+    /// Passages to retrieve.
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// none or extractive.
+    #[arg(long, default_value = "extractive")]
+    pub compression: String,
+    /// A registered tokenizer (`pith tokenizers list`); pith's own by default.
+    #[arg(long)]
+    pub tokenizer: Option<String>,
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+    /// Only paths starting with this prefix.
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Drop passages whose calibrated relevance (0..1) is below this.
+    #[arg(long)]
+    pub min_relevance: Option<f32>,
+    /// The whole response as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenizersCmd {
+    /// Register a tokenizer.json under a name.
+    Add { name: String, file: PathBuf },
+    /// List registered tokenizers.
+    List,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum KindArg {
     Text,
@@ -202,6 +244,26 @@ pub enum EvalCmd {
         /// if other users had searched them: the hubness bank's logged part.
         #[arg(long)]
         query_log: Option<PathBuf>,
+    },
+    /// Answer retention when an L-Eval-format document (`input`,
+    /// `instructions`, `outputs` per line) is compressed to a token budget
+    /// per question, per method and budget.
+    Compress {
+        file: PathBuf,
+        /// Token budgets (pith's text tokenizer), comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "500,1000,2000")]
+        budget: Vec<usize>,
+        /// Methods to compare: truncation, random, extractive.
+        #[arg(long, value_delimiter = ',', default_value = "truncation,random,extractive")]
+        method: Vec<String>,
+        /// Extractive: weight of the sentence's BM25 score (0..1 of the best).
+        #[arg(long)]
+        lexical: Option<f32>,
+        /// Extractive: weight of the best neighbouring sentence's score.
+        #[arg(long)]
+        neighbour: Option<f32>,
+        #[arg(long)]
+        json: bool,
     },
     /// k-occurrence skewness, orphans and the largest hub of a space's
     /// gallery under a query bank (one query per line), per correction.
@@ -297,6 +359,19 @@ pub enum BenchCmd {
         queries: PathBuf,
         #[arg(long, default_value_t = 10)]
         k: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// RAG context latency per stage over an existing store, queries from
+    /// a file (one per line), warm (the first query is not counted).
+    Rag {
+        queries: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        #[arg(long, default_value_t = 500)]
+        budget: usize,
+        #[arg(long, default_value = "extractive")]
+        compression: String,
         #[arg(long)]
         json: bool,
     },

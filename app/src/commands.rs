@@ -34,6 +34,8 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Command::Ingest { paths, json } => ingest(cfg, paths, json),
         Command::Search(args) => search(cfg, args),
+        Command::Rag(args) => crate::rag::rag(cfg, args),
+        Command::Tokenizers(t) => crate::rag::tokenizers(cfg, t),
         Command::Similar { id, k, json } => {
             let engine = Engine::open_read_only(cfg)?;
             print_hits(&engine.similar(pith_pipeline::ids::ItemId(id), k)?, json)
@@ -413,6 +415,33 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
             progress.finish();
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
+        EvalCmd::Compress { file, budget, method, lexical, neighbour, json } => {
+            let methods = method
+                .iter()
+                .map(|m| pith_pipeline::eval::compress::Method::parse(m).ok_or_else(|| anyhow::anyhow!("unknown method {m:?}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut params = pith_pipeline::rag::extractive::Params::default();
+            params.lexical = lexical.unwrap_or(params.lexical);
+            params.neighbour = neighbour.unwrap_or(params.neighbour);
+            let r = pith_pipeline::eval::compress::run(&file, &cfg, &methods, &budget, &params)?;
+            progress.finish();
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "{}: {} documents ({:.0} tokens on average), {} questions, {} answers; whole document retains {:.3}",
+                    r.file, r.documents, r.doc_tokens_mean, r.questions, r.answers, r.full_document
+                );
+                println!("{} sentences embedded in {:.1} s (at ingest in a store)", r.sentences, r.embed_seconds);
+                println!("{:<11} {:>6} {:>9} {:>7} {:>8} {:>8}", "method", "budget", "retained", "ratio", "kept", "p50 ms");
+                for row in &r.rows {
+                    println!(
+                        "{:<11} {:>6} {:>9.3} {:>6.1}x {:>8.0} {:>8.2}",
+                        row.method, row.budget, row.retention, row.ratio, row.kept_tokens, row.latency_p50_ms
+                    );
+                }
+            }
+        }
         EvalCmd::Hubness { space, queries, k, json } => {
             let engine = Engine::open_read_only(cfg)?;
             let qs = lines_of(&queries)?;
@@ -489,7 +518,7 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
 }
 
 /// The non-blank lines of a file, trimmed (query lists).
-fn lines_of(p: &std::path::Path) -> Result<Vec<String>> {
+pub fn lines_of(p: &std::path::Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
     Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
 }
@@ -693,6 +722,9 @@ fn bench(cfg: EngineConfig, b: BenchCmd) -> Result<()> {
             } else {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             }
+        }
+        BenchCmd::Rag { queries, k, budget, compression, json } => {
+            crate::rag::bench(cfg, &lines_of(&queries)?, k, budget, &compression, json)?
         }
     }
     Ok(())

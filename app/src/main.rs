@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod progress;
+mod rag;
 mod serve;
 
 use clap::Parser;

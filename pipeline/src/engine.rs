@@ -100,6 +100,8 @@ pub struct Engine {
     /// Hubness statistics per space, built on first use (`search::banks`)
     /// and kept up to date by writes.
     pub(crate) hubs: RwLock<HashMap<SpaceId, crate::hubness::HubTable>>,
+    /// Tokenizers that count RAG budgets, loaded on first use (`rag::budget`).
+    pub(crate) tokenizers: RwLock<HashMap<String, std::sync::Arc<tokenizers::Tokenizer>>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -240,6 +242,7 @@ impl Engine {
             encoders_lock: Mutex::new(()),
             settings: RwLock::new(settings),
             hubs: RwLock::new(HashMap::new()),
+            tokenizers: RwLock::new(HashMap::new()),
         };
         engine.reconcile()?;
         Ok(engine)
@@ -272,6 +275,7 @@ impl Engine {
             encoders_lock: Mutex::new(()),
             settings: RwLock::new(settings),
             hubs: RwLock::new(HashMap::new()),
+            tokenizers: RwLock::new(HashMap::new()),
         };
         // The writer checkpoints its graphs on a timer: add what the dump
         // lacks, in memory only.

@@ -17,6 +17,7 @@ pub mod index;
 pub mod ingest;
 pub mod policy;
 pub mod quant;
+pub mod rag;
 pub mod relevance;
 pub mod search;
 pub mod snippet;

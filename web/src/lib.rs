@@ -5,8 +5,10 @@
 
 pub mod api;
 pub mod error;
+pub mod openai;
 pub mod openapi;
 pub mod pages;
+pub mod rag;
 pub mod range;
 pub mod state;
 
@@ -35,6 +37,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/items/{id}/similar", get(api::similar))
         .route("/api/status", get(api::status))
         .route("/api/spaces/{label}/codec", axum::routing::put(api::set_codec))
+        .route("/api/rag/context", post(rag::context))
+        .route("/v1/embeddings", post(openai::embeddings))
+        .route("/v1/models", get(openai::models))
         .route("/api/openapi.json", get(openapi::serve))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), state::require_key))

@@ -87,7 +87,10 @@ pub struct Health {
         crate::api::similar,
         crate::api::status,
         crate::api::set_codec,
-        crate::api::healthz
+        crate::api::healthz,
+        crate::rag::context,
+        crate::openai::embeddings,
+        crate::openai::models
     ),
     components(schemas(ErrorBody, ErrorDetail, Health, SearchBody))
 )]

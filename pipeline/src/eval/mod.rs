@@ -6,6 +6,7 @@ pub mod ann;
 pub mod asr;
 pub mod beir;
 pub mod captions;
+pub mod compress;
 pub mod cutoff;
 pub mod filtered;
 pub mod metrics;

@@ -406,6 +406,14 @@ impl Batch {
                 }
             }
             let mut vecs = enc.text.embed_ids(&all)?.into_iter();
+            let mut sentences = if engine.stores_sentence_vectors() {
+                let bodies: Vec<&str> =
+                    texts.iter().filter_map(|p| if let Prepared::Text { text, .. } = p { Some(text.as_str()) } else { None }).collect();
+                crate::rag::embed::embed_sentences(&enc.text, &bodies)?
+            } else {
+                Vec::new()
+            }
+            .into_iter();
             for p in texts {
                 if let Prepared::Text { meta, title, text, spans, notes } = p {
                     let chunks: Vec<NewChunk> = spans
@@ -419,7 +427,9 @@ impl Batch {
                         })
                         .collect();
                     report.text_chunks += chunks.len();
-                    files.push(new_file(meta, Kind::Text, title, None, None, None, None, chunks, notes));
+                    let mut file = new_file(meta, Kind::Text, title, None, None, None, None, chunks, notes);
+                    file.items[0].sentences = sentences.next().unwrap_or_default();
+                    files.push(file);
                 }
             }
         }
@@ -541,6 +551,7 @@ fn recording_item(
         thumbnail: None,
         span_ms: Some((0, total)),
         chunks,
+        sentences: Vec::new(),
     })
 }
 
@@ -625,6 +636,7 @@ fn new_file(
             thumbnail,
             span_ms: None,
             chunks,
+            sentences: Vec::new(),
         }],
         notes,
     }

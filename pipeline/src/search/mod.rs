@@ -314,13 +314,20 @@ impl Engine {
 
     /// Images that look like the given one (search by image).
     pub fn search_by_image(&self, img: &image::DynamicImage, k: usize) -> Result<Vec<SearchHit>> {
+        let v = self.embed_image(img)?;
+        let (_, ix) = self.space(space::VISUAL).ok_or_else(|| PipelineError::NotFound("visual space".into()))?;
+        self.search_vector(space::VISUAL, ix.as_ref(), &v, k)
+    }
+
+    /// An image's unit-length vector in the visual space (what search by
+    /// image queries with; `/v1/embeddings` with `pith-image`).
+    pub fn embed_image(&self, img: &image::DynamicImage) -> Result<Vec<f32>> {
         let enc = self.encoders()?;
         let prep = enc.image.prep.prepare(img);
         let mut out = enc.image.encode(vec![prep])?;
         let mut v = out.pop().map(|o| o.features).unwrap_or_default();
         pith_models::l2_normalize(&mut v);
-        let (_, ix) = self.space(space::VISUAL).ok_or_else(|| PipelineError::NotFound("visual space".into()))?;
-        self.search_vector(space::VISUAL, ix.as_ref(), &v, k)
+        Ok(v)
     }
 
     /// "More like this" and search by image: one list, no cut-off (the

@@ -10,6 +10,7 @@
 //! | `search.min-relevance` | 0..1 (hide hits below; 0 shows all) | the calibration's threshold (0.5) |
 //! | `search.calibration` | JSON written by `pith calibrate`, or `default` | built in |
 //! | `search.log-queries` | on, off (off also forgets the log) | off |
+//! | `rag.sentence-vectors` | on, off (embed sentences at ingest for RAG contexts; off: on first use) | on |
 
 use super::{Fusion, SearchRequest};
 use crate::engine::Engine;
@@ -64,6 +65,12 @@ impl Engine {
         self.setting("search.log-queries").as_deref() == Some("on")
     }
 
+    /// Whether ingest embeds every sentence for RAG contexts (on unless
+    /// `rag.sentence-vectors` is off).
+    pub fn stores_sentence_vectors(&self) -> bool {
+        self.setting("rag.sentence-vectors").as_deref() != Some("off")
+    }
+
     /// Remember a searched text, unless the writer is busy (an ingest batch
     /// being written): a search never waits to be logged.
     pub(crate) fn log_query(&self, q: &str) {
@@ -108,9 +115,9 @@ impl Engine {
                 "search.semantic-ratio" | "search.min-relevance" => {
                     unit(key, v)?;
                 }
-                "search.log-queries" => {
+                "search.log-queries" | "rag.sentence-vectors" => {
                     if !matches!(v, "on" | "off") {
-                        return Err(PipelineError::BadInput(format!("`search.log-queries` is on or off, got `{v}`")));
+                        return Err(PipelineError::BadInput(format!("`{key}` is on or off, got `{v}`")));
                     }
                 }
                 "search.calibration" => {

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0005_default_graph.sql"),
     include_str!("../../../migrations/0006_settings.sql"),
     include_str!("../../../migrations/0007_query_log.sql"),
+    include_str!("../../../migrations/0008_sentences.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

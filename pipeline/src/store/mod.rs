@@ -5,6 +5,7 @@
 pub mod lock;
 mod migrate;
 pub mod rows;
+pub mod sentences;
 pub mod spaces;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::error::Result;
 pub use rows::*;
+pub use sentences::NewSentence;
 
 pub struct Store {
     pub conn: Connection,
@@ -138,6 +140,7 @@ impl Store {
                     }
                     chunk_ids.push(cid);
                 }
+                sentences::insert(&tx, item_id, &it.sentences)?;
                 item_ids.push(item_id);
             }
             tx.execute("DELETE FROM ingest_errors WHERE path = ?1", [&f.path])?;
@@ -426,6 +429,7 @@ mod tests {
             thumbnail: None,
             span_ms: Some(ms),
             chunks: vec![chunk(ms.0, ms.0 + 500), chunk(ms.0 + 500, ms.1)],
+            sentences: Vec::new(),
         }
     }
 

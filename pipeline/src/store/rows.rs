@@ -44,6 +44,9 @@ pub struct NewItem {
     /// Time span in the file for a segment of a recording, milliseconds.
     pub span_ms: Option<(i64, i64)>,
     pub chunks: Vec<NewChunk>,
+    /// Sentences of the item's text with embeddings (extractive RAG);
+    /// empty when not computed at ingest.
+    pub sentences: Vec<super::sentences::NewSentence>,
 }
 
 #[derive(Debug, Clone)]

@@ -184,6 +184,7 @@ fn nan_vectors_are_refused_before_they_reach_the_store() {
             thumbnail: None,
             span_ms: None,
             chunks: vec![NewChunk { start: 0, end: 5, text: Some("hello".into()), vectors: vec![(text, v)], ..Default::default() }],
+            sentences: Vec::new(),
         }],
         notes: Vec::new(),
     };

@@ -7,6 +7,7 @@ mod crash;
 mod encoders;
 mod hardening;
 mod media;
+mod rag;
 mod relevance;
 mod search;
 mod serve;

@@ -306,7 +306,102 @@ async fn the_openapi_document_is_served_and_lists_every_api_route() {
         "/api/items/{id}/similar",
         "/api/status",
         "/healthz",
+        "/api/rag/context",
+        "/v1/embeddings",
+        "/v1/models",
     ] {
         assert!(doc["paths"].get(p).is_some(), "{p} missing");
     }
+}
+
+async fn post_json(st: &AppState, uri: &str, body: serde_json::Value) -> (StatusCode, Vec<u8>) {
+    let req = Request::post(uri).header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).unwrap();
+    let (s, _, b) = call(st, req).await;
+    (s, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rag_context_answers_with_citations_and_refuses_bad_bodies() {
+    let f = fixture();
+    let (s, b) =
+        post_json(&f.state, "/api/rag/context", serde_json::json!({"query": "passport renewal", "token_budget": 50, "min_relevance": 0}))
+            .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let r = json(&b);
+    assert_eq!(r["contexts"][0]["item_id"], f.note_id);
+    assert_eq!(r["contexts"][0]["citation"], 1);
+    assert!(r["prompt"].as_str().unwrap().starts_with("[1] "));
+    assert!(r["prompt_tokens"].as_u64().unwrap() <= 50);
+    for t in ["retrieve_ms", "sentences_ms", "compress_ms", "total_ms"] {
+        assert!(r["timings"][t].is_number(), "{t}");
+    }
+    for bad in [
+        serde_json::json!({"query": "x", "compression": "magic"}),
+        serde_json::json!({"query": "x", "token_budget": 0}),
+        serde_json::json!({"query": "", "token_budget": 10}),
+        serde_json::json!({"query": "x", "tokenizer": "nope"}),
+        serde_json::json!({"query": "x", "min_relevance": 3}),
+        serde_json::json!({"k": 3}),
+    ] {
+        let (s, b) = post_json(&f.state, "/api/rag/context", bad.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {}", String::from_utf8_lossy(&b));
+        assert_eq!(error_code(&b), "bad_request");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_embeddings_match_the_vectors_search_uses() {
+    let f = fixture();
+    let q = "renew the passport";
+    let (s, b) = post_json(&f.state, "/v1/embeddings", serde_json::json!({"model": "pith-text", "input": [q, "a cat"]})).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let r = json(&b);
+    assert_eq!(r["object"], "list");
+    assert_eq!(r["data"].as_array().unwrap().len(), 2);
+    let got: Vec<f32> = r["data"][0]["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    let want = f.state.engine.encoders().unwrap().text.embed_one(q).unwrap();
+    assert_eq!(got, want, "the API's vector must be the search query vector, bit for bit");
+    assert!(r["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+    // An image, as a data URL, gets the vector search by image uses.
+    let png = std::fs::read(testdata().join("skimage/chelsea.png")).unwrap();
+    let b64 = base64_encode(&png);
+    let (s, b) =
+        post_json(&f.state, "/v1/embeddings", serde_json::json!({"model": "pith-image", "input": format!("data:image/png;base64,{b64}")}))
+            .await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let got: Vec<f32> = json(&b)["data"][0]["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    let img = image::load_from_memory(&png).unwrap();
+    assert_eq!(got, f.state.engine.embed_image(&img).unwrap());
+    for (bad, says) in [
+        (serde_json::json!({"model": "pith-text", "input": [[101, 2023]]}), "token-array"),
+        (serde_json::json!({"model": "pith-text", "input": [1, 2]}), "token-array"),
+        (serde_json::json!({"model": "gpt-4", "input": "x"}), "unknown model"),
+        (serde_json::json!({"model": "pith-image", "input": "https://example.com/cat.png"}), "does not fetch"),
+        (serde_json::json!({"model": "pith-image", "input": "bm90IGFuIGltYWdl"}), "input 0"),
+        (serde_json::json!({"model": "pith-text", "input": []}), "empty"),
+    ] {
+        let (s, b) = post_json(&f.state, "/v1/embeddings", bad.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(json(&b)["error"]["message"].as_str().unwrap().contains(says), "{bad}: {}", String::from_utf8_lossy(&b));
+    }
+    let (s, _, b) = get(&f.state, "/v1/models").await;
+    assert_eq!(s, StatusCode::OK);
+    let ids: Vec<String> = json(&b)["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(ids, vec!["pith-text", "pith-image"]);
+}
+
+fn base64_encode(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

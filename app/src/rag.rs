@@ -1,0 +1,100 @@
+//! `pith rag` (context for an LLM, printed as the prompt block and its
+//! sources) and `pith tokenizers` (which tokenizer counts the budget).
+
+use anyhow::{anyhow, Result};
+use pith_pipeline::rag::{Compression, RagRequest};
+use pith_pipeline::{Engine, EngineConfig};
+
+use crate::cli::{RagArgs, TokenizersCmd};
+use crate::commands::filters_from;
+
+pub fn rag(cfg: EngineConfig, a: RagArgs) -> Result<()> {
+    if a.min_relevance.is_some_and(|x| !(0.0..=1.0).contains(&x)) {
+        return Err(anyhow!("--min-relevance takes a number from 0 to 1"));
+    }
+    let engine = Engine::open_read_only(cfg)?;
+    let req = RagRequest {
+        k: a.k,
+        token_budget: a.budget,
+        compression: Compression::parse(&a.compression).ok_or_else(|| anyhow!("--compression is none or extractive"))?,
+        filters: filters_from(a.kind, a.path, None, None, None)?,
+        tokenizer: a.tokenizer,
+        min_relevance: a.min_relevance,
+        ..RagRequest::new(a.question)
+    };
+    let r = engine.rag_context(&req)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    if r.contexts.is_empty() {
+        println!("no context: nothing relevant enough was found ({} passages below the cut-off)", r.hidden);
+        return Ok(());
+    }
+    println!("{}\n", r.prompt);
+    println!(
+        "{} contexts, {} of {} tokens kept ({:.1}x), prompt {} tokens ({}); {:.0} ms (retrieve {:.0}, sentences {:.0}, compress {:.0})",
+        r.contexts.len(),
+        r.kept_tokens,
+        r.original_tokens,
+        r.compression_ratio,
+        r.prompt_tokens,
+        r.tokenizer,
+        r.timings.total_ms,
+        r.timings.retrieve_ms,
+        r.timings.sentences_ms,
+        r.timings.compress_ms
+    );
+    Ok(())
+}
+
+pub fn tokenizers(cfg: EngineConfig, t: TokenizersCmd) -> Result<()> {
+    match t {
+        TokenizersCmd::Add { name, file } => {
+            let engine = Engine::open(cfg)?;
+            engine.add_tokenizer(&name, &file)?;
+            println!("tokenizer `{name}` registered: use `--tokenizer {name}` or \"tokenizer\": \"{name}\"");
+        }
+        TokenizersCmd::List => {
+            let engine = Engine::open_read_only(cfg)?;
+            println!("{} (default)", pith_pipeline::rag::budget::DEFAULT_TOKENIZER);
+            for n in engine.tokenizers()? {
+                println!("{n}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `pith bench rag`: warm latency per stage, and compression achieved.
+pub fn bench(cfg: EngineConfig, qs: &[String], k: usize, budget: usize, compression: &str, json: bool) -> Result<()> {
+    let engine = Engine::open_read_only(cfg)?;
+    let Some(first) = qs.first() else { return Err(anyhow!("no queries")) };
+    let compression = Compression::parse(compression).ok_or_else(|| anyhow!("--compression is none or extractive"))?;
+    let req = |q: &str| RagRequest { k, token_budget: budget, compression, min_relevance: Some(0.0), ..RagRequest::new(q) };
+    engine.rag_context(&req(first))?;
+    let (mut total, mut retrieve, mut sentences, mut compress, mut ratio, mut prompt) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for q in qs {
+        let r = engine.rag_context(&req(q))?;
+        total.push(r.timings.total_ms);
+        retrieve.push(r.timings.retrieve_ms);
+        sentences.push(r.timings.sentences_ms);
+        compress.push(r.timings.compress_ms);
+        ratio.push(r.compression_ratio as f64);
+        prompt.push(r.prompt_tokens as f64);
+    }
+    let p = |v: &[f64], x| pith_pipeline::eval::percentile(v, x);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let out = serde_json::json!({
+        "queries": qs.len(), "k": k, "budget": budget,
+        "p50_ms": p(&total, 50.0), "p95_ms": p(&total, 95.0),
+        "retrieve_p50_ms": p(&retrieve, 50.0), "sentences_p50_ms": p(&sentences, 50.0), "compress_p50_ms": p(&compress, 50.0),
+        "compression_ratio_mean": mean(&ratio), "prompt_tokens_mean": mean(&prompt),
+    });
+    if json {
+        println!("{out}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(())
+}

@@ -1,0 +1,484 @@
+//! `Engine::rag_context`: retrieve chunks for a question, fuse them at
+//! chunk level (a long document contributes every passage that matches, not
+//! only its best), drop those below the calibrated relevance cut-off, merge
+//! overlapping passages of one item into one context, then compress them to
+//! the token budget and assemble a prompt block with numbered citations.
+//!
+//! The budget covers the whole prompt block, headers included, counted by
+//! the request's tokenizer; it is checked on the assembled text, so it holds
+//! however a tokenizer merges across sentence joins.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::budget::Counter;
+use super::embed::embed_sentences;
+use super::extractive::{self, Params, Sentence};
+use super::prompt::{self, Source};
+use crate::engine::Engine;
+use crate::error::{PipelineError, Result};
+use crate::ids::{ChunkId, ItemId};
+use crate::relevance::features;
+use crate::search::fusion::{self, Fusion};
+use crate::search::{ChunkList, Filters, SearchRequest};
+use crate::store::NewSentence;
+
+/// How retrieved text is shortened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// Whole passages in rank order while they fit.
+    None,
+    /// Query-aware sentence selection (`extractive.rs`).
+    #[default]
+    Extractive,
+}
+
+impl Compression {
+    pub fn parse(s: &str) -> Option<Compression> {
+        match s.trim() {
+            "none" => Some(Compression::None),
+            "extractive" => Some(Compression::Extractive),
+            _ => None,
+        }
+    }
+}
+
+fn default_k() -> usize {
+    10
+}
+fn default_budget() -> usize {
+    500
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RagRequest {
+    pub query: String,
+    /// Passages to retrieve (1..=50).
+    #[serde(default = "default_k")]
+    pub k: usize,
+    /// Most tokens of the assembled prompt block, headers included.
+    #[serde(default = "default_budget")]
+    pub token_budget: usize,
+    #[serde(default)]
+    pub compression: Compression,
+    #[serde(default)]
+    pub filters: Filters,
+    /// A registered tokenizer's name (`pith` by default).
+    #[serde(default)]
+    pub tokenizer: Option<String>,
+    /// Drop passages whose calibrated relevance is below this (0 keeps all);
+    /// the store's `search.min-relevance` when absent.
+    #[serde(default)]
+    pub min_relevance: Option<f32>,
+}
+
+impl RagRequest {
+    pub fn new(query: impl Into<String>) -> RagRequest {
+        RagRequest {
+            query: query.into(),
+            k: default_k(),
+            token_budget: default_budget(),
+            compression: Compression::default(),
+            filters: Filters::default(),
+            tokenizer: None,
+            min_relevance: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Context {
+    /// The `[n]` that cites it in `prompt`.
+    pub citation: usize,
+    pub item_id: ItemId,
+    pub chunk_ids: Vec<ChunkId>,
+    pub kind: String,
+    pub path: String,
+    pub title: String,
+    /// Character offsets of the passage in the item's text.
+    pub start: usize,
+    pub end: usize,
+    /// Seconds into a recording or video.
+    pub start_s: Option<f64>,
+    pub end_s: Option<f64>,
+    pub relevance: Option<f32>,
+    pub text: String,
+    pub compressed: String,
+    pub original_tokens: usize,
+    pub kept_tokens: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct Timings {
+    pub retrieve_ms: f64,
+    pub sentences_ms: f64,
+    pub compress_ms: f64,
+    pub total_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RagContext {
+    pub query: String,
+    pub contexts: Vec<Context>,
+    /// Contexts under numbered headers, ready for a system message.
+    pub prompt: String,
+    pub tokenizer: String,
+    /// Tokens of every retrieved passage, uncompressed.
+    pub original_tokens: usize,
+    /// Tokens of the kept text (without headers).
+    pub kept_tokens: usize,
+    /// Tokens of `prompt` (never above the budget).
+    pub prompt_tokens: usize,
+    /// `original_tokens / kept_tokens`.
+    pub compression_ratio: f32,
+    /// Passages dropped by the relevance cut-off.
+    pub hidden: usize,
+    pub timings: Timings,
+}
+
+/// A passage: one or more overlapping chunks of one item.
+struct Passage {
+    item: ItemId,
+    chunks: Vec<ChunkId>,
+    start: usize,
+    end: usize,
+    ms: Option<(i64, i64)>,
+    relevance: Option<f32>,
+}
+
+impl Engine {
+    pub fn rag_context(&self, req: &RagRequest) -> Result<RagContext> {
+        let t0 = Instant::now();
+        if req.token_budget == 0 || req.token_budget > 200_000 {
+            return Err(PipelineError::BadInput(format!("token_budget must be 1..=200000, got {}", req.token_budget)));
+        }
+        let k = req.k.clamp(1, 50);
+        let counter = self.token_counter(req.tokenizer.as_deref())?;
+        let mut sreq = SearchRequest::new(req.query.clone(), k);
+        sreq.filters = req.filters.clone();
+        sreq.min_relevance = req.min_relevance;
+        let lists = self.retrieve_chunks(&sreq)?;
+        let opts = self.search_options(&sreq);
+        let (passages, hidden) = self.passages(&lists, k, &opts)?;
+        let qvec = lists.iter().find(|l| l.name == crate::encoders::space::TEXT).and_then(|l| l.query.as_ref()).map(|q| q.1.clone());
+        let retrieve_ms = t0.elapsed().as_secs_f64() * 1e3;
+
+        let t1 = Instant::now();
+        let items: Vec<ItemId> = passages.iter().map(|p| p.item).collect::<HashSet<_>>().into_iter().collect();
+        let (texts, rows) = self.item_texts(&items)?;
+        let stored = self.sentences_for(&items, &texts)?;
+        let sentences_ms = t1.elapsed().as_secs_f64() * 1e3;
+
+        let t2 = Instant::now();
+        let qvec = match qvec {
+            Some(v) => v,
+            None => self.encoders()?.text.embed_one(req.query.trim())?,
+        };
+        let out = compress(req, &counter, &qvec, &passages, &texts, &rows, &stored)?;
+        let compress_ms = t2.elapsed().as_secs_f64() * 1e3;
+        let ratio = if out.kept_tokens > 0 { out.original_tokens as f32 / out.kept_tokens as f32 } else { 0.0 };
+        Ok(RagContext {
+            query: req.query.clone(),
+            prompt_tokens: counter.count(&out.prompt),
+            contexts: out.contexts,
+            prompt: out.prompt,
+            tokenizer: counter.name.clone(),
+            original_tokens: out.original_tokens,
+            kept_tokens: out.kept_tokens,
+            compression_ratio: ratio,
+            hidden,
+            timings: Timings { retrieve_ms, sentences_ms, compress_ms, total_ms: t0.elapsed().as_secs_f64() * 1e3 },
+        })
+    }
+
+    /// Fused chunks with text, best first, above the cut-off, merged per
+    /// item where they overlap; and how many the cut-off dropped.
+    fn passages(&self, lists: &[ChunkList], k: usize, opts: &crate::search::settings::Options) -> Result<(Vec<Passage>, usize)> {
+        let fused = match opts.fusion {
+            Fusion::Rrf => {
+                fusion::rrf(&lists.iter().map(|l| (l.weight, l.hits.iter().map(|h| h.0).collect())).collect::<Vec<_>>(), opts.rrf_k)
+            }
+            Fusion::Convex => fusion::convex(
+                &lists.iter().map(|l| fusion::Scored { weight: l.weight, dense: l.dense, hits: l.hits.clone() }).collect::<Vec<_>>(),
+                opts.semantic_ratio,
+            ),
+        };
+        let bm25: HashMap<ChunkId, usize> =
+            lists.iter().filter(|l| !l.dense).flat_map(|l| l.hits.iter().enumerate().map(|(r, h)| (h.0, r + 1))).collect();
+        let reader = self.reader()?;
+        let mut out: Vec<Passage> = Vec::new();
+        let mut hidden = 0;
+        let mut taken = 0;
+        for (c, _) in fused.into_iter().take(k * 4 + 20) {
+            if taken >= k {
+                break;
+            }
+            let Some(row) = reader.chunk(c)? else { continue };
+            if row.text.trim().is_empty() {
+                continue;
+            }
+            let rel = self.chunk_relevance(lists, c, &bm25, opts, &reader)?;
+            if rel.is_some_and(|r| r < opts.min_relevance) {
+                hidden += 1;
+                continue;
+            }
+            taken += 1;
+            let (start, end) = (row.start.max(0) as usize, row.end.max(0) as usize);
+            let ms = row.start_ms.zip(row.end_ms);
+            // Overlapping or touching chunks of one item become one passage.
+            if let Some(p) =
+                out.iter_mut().find(|p| p.item == row.item_id && start <= p.end && end >= p.start && p.ms.is_none() && ms.is_none())
+            {
+                p.start = p.start.min(start);
+                p.end = p.end.max(end);
+                p.chunks.push(c);
+                continue;
+            }
+            out.push(Passage { item: row.item_id, chunks: vec![c], start, end, ms, relevance: rel });
+        }
+        Ok((out, hidden))
+    }
+
+    /// A chunk's calibrated relevance from the first dense list that scored
+    /// it, else from its stored vector in the text space.
+    fn chunk_relevance(
+        &self,
+        lists: &[ChunkList],
+        c: ChunkId,
+        bm25: &HashMap<ChunkId, usize>,
+        opts: &crate::search::settings::Options,
+        reader: &crate::store::Store,
+    ) -> Result<Option<f32>> {
+        let dense: Vec<&ChunkList> = lists.iter().filter(|l| l.dense).collect();
+        if let Some((l, s)) = dense.iter().find_map(|l| l.raw.get(&c).map(|s| (l, *s))) {
+            return Ok(Some(opts.calibration.relevance(l.family, &features(s, &l.top, bm25.get(&c).copied()))));
+        }
+        for l in dense {
+            let Some((sid, qv)) = &l.query else { continue };
+            if let Some(v) = reader.vector(c, *sid)? {
+                let f = features(pith_models::dot(qv, &v), &l.top, bm25.get(&c).copied());
+                return Ok(Some(opts.calibration.relevance(l.family, &f)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Each item's text and row.
+    #[allow(clippy::type_complexity)]
+    fn item_texts(&self, items: &[ItemId]) -> Result<(HashMap<ItemId, String>, HashMap<ItemId, crate::store::ItemRow>)> {
+        let mut texts = HashMap::new();
+        let mut rows = HashMap::new();
+        for &it in items {
+            texts.insert(it, self.item_text(it)?);
+            rows.insert(it, self.item(it)?);
+        }
+        Ok((texts, rows))
+    }
+
+    /// Sentences stored for each item (absent: none stored yet).
+    pub fn stored_sentences(&self, items: &[ItemId]) -> Result<HashMap<ItemId, Vec<NewSentence>>> {
+        self.reader()?.sentences_of_items(items)
+    }
+
+    /// Stored sentences of each item; those ingested without them are
+    /// embedded now and stored when the writer is free.
+    fn sentences_for(&self, items: &[ItemId], texts: &HashMap<ItemId, String>) -> Result<HashMap<ItemId, Vec<NewSentence>>> {
+        let mut have = self.reader()?.sentences_of_items(items)?;
+        let missing: Vec<ItemId> = items.iter().copied().filter(|i| !have.contains_key(i)).collect();
+        if missing.is_empty() {
+            return Ok(have);
+        }
+        let bodies: Vec<&str> = missing.iter().map(|i| texts.get(i).map_or("", String::as_str)).collect();
+        let made = embed_sentences(&self.encoders()?.text, &bodies)?;
+        for (it, s) in missing.into_iter().zip(made) {
+            if let Some(mut store) = self.try_store() {
+                if let Err(e) = store.put_sentences(it, &s) {
+                    tracing::warn!(error = %e, item = %it, "could not store sentences");
+                }
+            }
+            have.insert(it, s);
+        }
+        Ok(have)
+    }
+}
+
+struct Compressed {
+    contexts: Vec<Context>,
+    prompt: String,
+    original_tokens: usize,
+    kept_tokens: usize,
+}
+
+/// Sentences of `p` (whole sentences that overlap its span), as indices.
+fn sentences_in(p: &Passage, sents: &[NewSentence], text_len: usize) -> Vec<usize> {
+    (0..sents.len()).filter(|&i| sents[i].end <= text_len && sents[i].start < p.end && sents[i].end > p.start).collect()
+}
+
+fn char_offset(text: &str, byte: usize) -> usize {
+    let mut b = byte.min(text.len());
+    while !text.is_char_boundary(b) {
+        b -= 1;
+    }
+    text[..b].chars().count()
+}
+
+fn compress(
+    req: &RagRequest,
+    counter: &Counter,
+    qvec: &[f32],
+    passages: &[Passage],
+    texts: &HashMap<ItemId, String>,
+    rows: &HashMap<ItemId, crate::store::ItemRow>,
+    stored: &HashMap<ItemId, Vec<NewSentence>>,
+) -> Result<Compressed> {
+    let empty = String::new();
+    let no_sents = Vec::new();
+    // Per passage: its text, its sentences (text, tokens, vector), its header.
+    struct Cand<'a> {
+        text: &'a str,
+        sents: Vec<(&'a str, usize, &'a [f32], usize, usize)>,
+        header: String,
+        header_tokens: usize,
+    }
+    let mut cands = Vec::with_capacity(passages.len());
+    for (n, p) in passages.iter().enumerate() {
+        let text = texts.get(&p.item).unwrap_or(&empty);
+        let row = rows.get(&p.item).ok_or_else(|| PipelineError::Internal(format!("item {} vanished", p.item)))?;
+        let ss = stored.get(&p.item).unwrap_or(&no_sents);
+        let (a, b) = (p.start.min(text.len()), p.end.min(text.len()));
+        let body = text.get(a..b).unwrap_or("");
+        let sents = sentences_in(p, ss, text.len())
+            .into_iter()
+            .filter_map(|i| {
+                let s = &ss[i];
+                let t = text.get(s.start..s.end)?;
+                let tokens = if counter.is_default { s.tokens } else { counter.count(t) };
+                Some((t, tokens, s.vec.as_slice(), s.start, s.end))
+            })
+            .collect();
+        let src = Source { title: &row.title, path: &row.path, seconds: p.ms.map(|(a, b)| (a as f64 / 1e3, b as f64 / 1e3)) };
+        let header = prompt::header(n + 1, &src);
+        cands.push(Cand { text: body, sents, header_tokens: counter.count(&header) + 2, header });
+    }
+    let original_tokens: usize = cands.iter().map(|c| counter.count(c.text)).sum();
+    // kept[i]: the kept sentence indices of passage i (whole passage when
+    // `None` compression keeps it: one pseudo-sentence).
+    let mut kept: Vec<Vec<usize>> = vec![Vec::new(); cands.len()];
+    let mut scores: Vec<(usize, usize, f32)> = Vec::new();
+    match req.compression {
+        Compression::None => {
+            let mut used = 0;
+            for (i, c) in cands.iter().enumerate() {
+                let cost = c.header_tokens + counter.count(c.text);
+                if used + cost <= req.token_budget {
+                    used += cost;
+                    kept[i] = (0..c.sents.len()).collect();
+                    scores.extend((0..c.sents.len()).map(|j| (i, j, -(i as f32))));
+                }
+            }
+        }
+        Compression::Extractive => {
+            let flat: Vec<Sentence> = cands
+                .iter()
+                .enumerate()
+                .flat_map(|(g, c)| {
+                    c.sents.iter().enumerate().map(move |(pos, s)| Sentence { text: s.0, tokens: s.1, vec: s.2, group: g, pos })
+                })
+                .collect();
+            let params = Params::default();
+            let sc = extractive::scores(&req.query, qvec, &flat, &params);
+            let sel = extractive::select(&flat, &sc, req.token_budget, params.dedupe, |i, chosen| {
+                let g = flat[i].group;
+                let opened = chosen.iter().any(|&j| flat[j].group == g);
+                flat[i].tokens + if opened { 1 } else { cands[g].header_tokens }
+            });
+            for i in sel {
+                kept[flat[i].group].push(flat[i].pos);
+                scores.push((flat[i].group, flat[i].pos, sc[i]));
+            }
+        }
+    }
+    // Assemble; drop the weakest kept sentence until the block fits.
+    scores.sort_by(|a, b| a.2.total_cmp(&b.2));
+    loop {
+        let built = build(&cands.iter().map(|c| (c.header.as_str(), c.text, &c.sents)).collect::<Vec<_>>(), &kept, req.compression);
+        let tokens = counter.count(&built.0);
+        if tokens <= req.token_budget || scores.is_empty() {
+            let mut contexts = Vec::new();
+            let mut kept_tokens = 0;
+            for (i, (citation, compressed)) in built.1.into_iter().enumerate().filter_map(|(i, x)| x.map(|x| (i, x))) {
+                let p = &passages[i];
+                let row = &rows[&p.item];
+                let text = texts.get(&p.item).unwrap_or(&empty);
+                let kt = counter.count(&compressed);
+                kept_tokens += kt;
+                contexts.push(Context {
+                    citation,
+                    item_id: p.item,
+                    chunk_ids: p.chunks.clone(),
+                    kind: row.kind.clone(),
+                    path: row.path.clone(),
+                    title: row.title.clone(),
+                    start: char_offset(text, p.start),
+                    end: char_offset(text, p.end),
+                    start_s: p.ms.map(|m| m.0 as f64 / 1e3),
+                    end_s: p.ms.map(|m| m.1 as f64 / 1e3),
+                    relevance: p.relevance,
+                    text: cands[i].text.to_string(),
+                    original_tokens: counter.count(cands[i].text),
+                    kept_tokens: kt,
+                    compressed,
+                });
+            }
+            let prompt = if tokens <= req.token_budget { built.0 } else { String::new() };
+            return Ok(Compressed {
+                contexts: if prompt.is_empty() { Vec::new() } else { contexts },
+                prompt,
+                original_tokens,
+                kept_tokens,
+            });
+        }
+        let (g, pos, _) = scores.remove(0);
+        kept[g].retain(|&p| p != pos);
+    }
+}
+
+type SentRef<'a> = (&'a str, usize, &'a [f32], usize, usize);
+
+/// The prompt block and, per passage, its citation and compressed text
+/// (`None` when nothing of it is kept). Citations are renumbered 1.. over
+/// kept passages, in rank order.
+#[allow(clippy::type_complexity)]
+fn build(cands: &[(&str, &str, &Vec<SentRef>)], kept: &[Vec<usize>], how: Compression) -> (String, Vec<Option<(usize, String)>>) {
+    let mut parts = Vec::new();
+    let mut per = Vec::with_capacity(cands.len());
+    for (i, (header, text, sents)) in cands.iter().enumerate() {
+        let mut ks = kept[i].clone();
+        ks.sort_unstable();
+        if ks.is_empty() {
+            per.push(None);
+            continue;
+        }
+        let body = if how == Compression::None && ks.len() == sents.len() {
+            text.to_string()
+        } else {
+            ks.iter().map(|&j| sents[j].0).collect::<Vec<_>>().join(" ")
+        };
+        let n = parts.len() + 1;
+        let header = renumber(header, n);
+        parts.push((header, body.clone()));
+        per.push(Some((n, body)));
+    }
+    (prompt::assemble(&parts), per)
+}
+
+/// `[7] rest` → `[n] rest`.
+fn renumber(header: &str, n: usize) -> String {
+    match header.find("] ") {
+        Some(p) => format!("[{n}]{}", &header[p + 1..]),
+        None => header.to_string(),
+    }
+}

@@ -1,0 +1,36 @@
+//! Sentence embeddings of a text, made once (at ingest, or on first use by
+//! a context request) and stored: a context request then embeds only its
+//! query. Each sentence is tokenized once; that encoding gives both the
+//! model's input and the sentence's token count for budgets.
+
+use pith_models::TextEncoder;
+
+use super::sentences;
+use crate::error::{PipelineError, Result};
+use crate::store::NewSentence;
+
+/// Sentences of each text with their token counts and embeddings, embedded
+/// in one call so the encoder batches them together.
+pub fn embed_sentences(enc: &TextEncoder, texts: &[&str]) -> Result<Vec<Vec<NewSentence>>> {
+    let tok = enc.raw_tokenizer();
+    let mut spans = Vec::with_capacity(texts.len());
+    let mut encs = Vec::new();
+    for t in texts {
+        let s = sentences::split(t);
+        for &(a, b) in &s {
+            encs.push(tok.encode(&t[a..b], true).map_err(|e| PipelineError::Internal(format!("tokenizer: {e}")))?);
+        }
+        spans.push(s);
+    }
+    let ids: Vec<&[u32]> = encs.iter().map(|e| e.get_ids()).collect();
+    let mut vecs = enc.embed_ids(&ids)?.into_iter();
+    let mut counts = encs.iter().map(|e| e.get_special_tokens_mask().iter().filter(|&&m| m == 0).count());
+    Ok(spans
+        .into_iter()
+        .map(|s| {
+            s.into_iter()
+                .map(|(start, end)| NewSentence { start, end, tokens: counts.next().unwrap_or(0), vec: vecs.next().unwrap_or_default() })
+                .collect()
+        })
+        .collect())
+}
