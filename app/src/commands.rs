@@ -415,14 +415,14 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
             progress.finish();
             println!("{}", serde_json::to_string_pretty(&r)?);
         }
-        EvalCmd::Compress { file, budget, method, lexical, neighbour, json } => {
+        EvalCmd::Compress { file, budget, method, lexical, typicality, json } => {
             let methods = method
                 .iter()
                 .map(|m| pith_pipeline::eval::compress::Method::parse(m).ok_or_else(|| anyhow::anyhow!("unknown method {m:?}")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let mut params = pith_pipeline::rag::extractive::Params::default();
             params.lexical = lexical.unwrap_or(params.lexical);
-            params.neighbour = neighbour.unwrap_or(params.neighbour);
+            params.typicality = typicality.unwrap_or(params.typicality);
             let r = pith_pipeline::eval::compress::run(&file, &cfg, &methods, &budget, &params)?;
             progress.finish();
             if json {
@@ -433,10 +433,12 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
                     r.file, r.documents, r.doc_tokens_mean, r.questions, r.answers, r.full_document
                 );
                 println!("{} sentences embedded in {:.1} s (at ingest in a store)", r.sentences, r.embed_seconds);
-                println!("{:<11} {:>6} {:>9} {:>7} {:>8} {:>8}", "method", "budget", "retained", "ratio", "kept", "p50 ms");
+                println!("{:<17} {:>6} {:>9} {:>7} {:>8} {:>8}  dropped/kept", "method", "budget", "retained", "ratio", "kept", "p50 ms");
                 for row in &r.rows {
+                    let dropped =
+                        row.dropped_per_kept.map(|d| format!("{d:.2} ({} protected lost)", row.protected_lost)).unwrap_or_default();
                     println!(
-                        "{:<11} {:>6} {:>9.3} {:>6.1}x {:>8.0} {:>8.2}",
+                        "{:<17} {:>6} {:>9.3} {:>6.1}x {:>8.0} {:>8.2}  {dropped}",
                         row.method, row.budget, row.retention, row.ratio, row.kept_tokens, row.latency_p50_ms
                     );
                 }

@@ -16,7 +16,8 @@ pub fn rag(cfg: EngineConfig, a: RagArgs) -> Result<()> {
     let req = RagRequest {
         k: a.k,
         token_budget: a.budget,
-        compression: Compression::parse(&a.compression).ok_or_else(|| anyhow!("--compression is none or extractive"))?,
+        compression: Compression::parse(&a.compression)
+            .ok_or_else(|| anyhow!("--compression is none, extractive, tokens or extractive+tokens"))?,
         filters: filters_from(a.kind, a.path, None, None, None)?,
         tokenizer: a.tokenizer,
         min_relevance: a.min_relevance,
@@ -70,7 +71,8 @@ pub fn tokenizers(cfg: EngineConfig, t: TokenizersCmd) -> Result<()> {
 pub fn bench(cfg: EngineConfig, qs: &[String], k: usize, budget: usize, compression: &str, json: bool) -> Result<()> {
     let engine = Engine::open_read_only(cfg)?;
     let Some(first) = qs.first() else { return Err(anyhow!("no queries")) };
-    let compression = Compression::parse(compression).ok_or_else(|| anyhow!("--compression is none or extractive"))?;
+    let compression =
+        Compression::parse(compression).ok_or_else(|| anyhow!("--compression is none, extractive, tokens or extractive+tokens"))?;
     let req = |q: &str| RagRequest { k, token_budget: budget, compression, min_relevance: Some(0.0), ..RagRequest::new(q) };
     engine.rag_context(&req(first))?;
     let (mut total, mut retrieve, mut sentences, mut compress, mut ratio, mut prompt) = (vec![], vec![], vec![], vec![], vec![], vec![]);

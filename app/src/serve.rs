@@ -103,6 +103,9 @@ pub fn serve(cfg: EngineConfig, args: ServeArgs) -> Result<()> {
     state.api_key = args.api_key.filter(|k| !k.is_empty()).map(|k| pith_web::state::ApiKey::new(&k));
     state.allow_hosts = Arc::new(args.allow_host.iter().map(|h| h.trim().to_ascii_lowercase()).collect());
     state.max_upload = args.max_upload;
+    if let Some(url) = &args.llm_upstream {
+        state.llm_upstream = Some(Arc::new(pith_web::chat::Upstream::new(url, args.llm_key.clone()).map_err(anyhow::Error::msg)?));
+    }
     let app = pith_web::router(state);
     let rt = runtime()?;
     rt.block_on(async {

@@ -8,6 +8,8 @@ pub const IMAGE_MODEL: &str = "efficientnet-lite0";
 pub const CLIP_MODEL: &str = "clip";
 pub const SPEECH_MODEL: &str = "whisper-tiny-en";
 pub const CLAP_MODEL: &str = "clap";
+/// The small causal LM (token scoring, offline answers).
+pub const LM_MODEL: &str = "smollm2-135m";
 
 /// Root of the model cache: `PITH_MODELS`, else `~/.cache/pith/models`.
 #[derive(Debug, Clone)]

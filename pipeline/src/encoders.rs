@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
-use pith_models::catalog::{CLAP_MODEL, CLIP_MODEL, IMAGE_MODEL, SPEECH_MODEL, TEXT_MODEL};
-use pith_models::{ClapEncoder, ClipEncoder, ImageEncoder, ModelCache, TextEncoder, Whisper};
+use pith_models::catalog::{CLAP_MODEL, CLIP_MODEL, IMAGE_MODEL, LM_MODEL, SPEECH_MODEL, TEXT_MODEL};
+use pith_models::{ClapEncoder, ClipEncoder, ImageEncoder, LocalLm, ModelCache, TextEncoder, Whisper};
 
 use crate::conse::{Conse, ConseConfig};
 use crate::error::Result;
@@ -43,6 +43,8 @@ pub struct Encoders {
     pub clap: Option<ClapEncoder>,
     speech: OnceLock<Option<Whisper>>,
     speech_lock: Mutex<()>,
+    lm: OnceLock<Option<LocalLm>>,
+    lm_lock: Mutex<()>,
     models_root: PathBuf,
     threads: usize,
 }
@@ -62,6 +64,8 @@ impl Encoders {
             clap,
             speech: OnceLock::new(),
             speech_lock: Mutex::new(()),
+            lm: OnceLock::new(),
+            lm_lock: Mutex::new(()),
             models_root: cache.root.clone(),
             threads,
         })
@@ -86,5 +90,25 @@ impl Encoders {
             None
         };
         Ok(self.speech.get_or_init(|| w).as_ref())
+    }
+
+    /// The small causal LM (token scoring, offline answers), loaded on
+    /// first use; `None` when not installed.
+    pub fn lm(&self) -> Result<Option<&LocalLm>> {
+        if let Some(l) = self.lm.get() {
+            return Ok(l.as_ref());
+        }
+        let _g = self.lm_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = self.lm.get() {
+            return Ok(l.as_ref());
+        }
+        let cache = ModelCache::new(&self.models_root);
+        let l = if cache.has(LM_MODEL) {
+            Some(LocalLm::load(&cache.root, &cache.dir(LM_MODEL), self.threads.max(2))?)
+        } else {
+            tracing::warn!("language model {LM_MODEL} not installed (`make models`): no token-level compression, no built-in answers");
+            None
+        };
+        Ok(self.lm.get_or_init(|| l).as_ref())
     }
 }

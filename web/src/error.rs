@@ -19,6 +19,12 @@ pub enum ApiError {
     TooLarge(String),
     #[error("server busy, retry shortly")]
     Overloaded { retry_after: u64 },
+    /// The LLM server the chat proxy forwards to failed or is unreachable.
+    #[error("{0}")]
+    BadGateway(String),
+    /// A feature needs something this server does not have (a model).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -32,6 +38,8 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -44,6 +52,8 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::TooLarge(_) => "too_large",
             ApiError::Overloaded { .. } => "overloaded",
+            ApiError::BadGateway(_) => "upstream_error",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }

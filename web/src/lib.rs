@@ -4,6 +4,7 @@
 //! concurrency limit that turns overload into 503 + Retry-After.
 
 pub mod api;
+pub mod chat;
 pub mod error;
 pub mod openai;
 pub mod openapi;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/rag/context", post(rag::context))
         .route("/v1/embeddings", post(openai::embeddings))
         .route("/v1/models", get(openai::models))
+        .route("/v1/chat/completions", post(chat::completions))
         .route("/api/openapi.json", get(openapi::serve))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), state::require_key))

@@ -90,7 +90,8 @@ pub struct Health {
         crate::api::healthz,
         crate::rag::context,
         crate::openai::embeddings,
-        crate::openai::models
+        crate::openai::models,
+        crate::chat::completions
     ),
     components(schemas(ErrorBody, ErrorDetail, Health, SearchBody))
 )]

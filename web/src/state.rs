@@ -25,6 +25,9 @@ pub struct AppState {
     /// Host names served without an API key besides loopback ones.
     pub allow_hosts: Arc<Vec<String>>,
     pub max_upload: usize,
+    /// The OpenAI-compatible server `/v1/chat/completions` forwards to
+    /// (`--llm-upstream`); the built-in small LM answers without one.
+    pub llm_upstream: Option<Arc<crate::chat::Upstream>>,
     gate: Arc<Semaphore>,
     wait: Duration,
 }
@@ -38,6 +41,7 @@ impl AppState {
             api_key: None,
             allow_hosts: Arc::new(Vec::new()),
             max_upload: 20 << 20,
+            llm_upstream: None,
             gate: Arc::new(Semaphore::new(8)),
             wait: Duration::from_secs(5),
         }

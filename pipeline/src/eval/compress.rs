@@ -25,6 +25,7 @@ use crate::error::{PipelineError, Result};
 use crate::rag::extractive::{self, Params, Sentence};
 use crate::rag::sentences;
 use crate::rag::text::{content_terms, normalize};
+use crate::rag::tokens;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -32,6 +33,10 @@ pub enum Method {
     Truncation,
     Random,
     Extractive,
+    /// Leading sentences to `budget / KEEP`, then the least informative words dropped.
+    Tokens,
+    /// Extractive selection to `budget / KEEP`, then word dropping.
+    ExtractiveTokens,
 }
 
 impl Method {
@@ -40,6 +45,8 @@ impl Method {
             "truncation" => Some(Method::Truncation),
             "random" => Some(Method::Random),
             "extractive" => Some(Method::Extractive),
+            "tokens" => Some(Method::Tokens),
+            "extractive+tokens" => Some(Method::ExtractiveTokens),
             _ => None,
         }
     }
@@ -48,6 +55,8 @@ impl Method {
             Method::Truncation => "truncation",
             Method::Random => "random",
             Method::Extractive => "extractive",
+            Method::Tokens => "tokens",
+            Method::ExtractiveTokens => "extractive+tokens",
         }
     }
 }
@@ -62,6 +71,11 @@ pub struct Row {
     pub ratio: f64,
     pub kept_tokens: f64,
     pub latency_p50_ms: f64,
+    /// Token methods: tokens dropped from the selected sentences per token kept.
+    pub dropped_per_kept: Option<f64>,
+    /// Token methods: protected words (numbers, negations, names...) of the
+    /// selected sentences missing from the output (must be 0).
+    pub protected_lost: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -114,11 +128,14 @@ struct Acc {
     ratio: Vec<f64>,
     kept: Vec<f64>,
     lat: Vec<f64>,
+    /// Token methods: (tokens selected before dropping, tokens after).
+    dropped: Vec<(f64, f64)>,
+    protected_lost: usize,
 }
 
 impl Acc {
     fn new(method: Method, budget: usize) -> Acc {
-        Acc { method, budget, ret: vec![], ratio: vec![], kept: vec![], lat: vec![] }
+        Acc { method, budget, ret: vec![], ratio: vec![], kept: vec![], lat: vec![], dropped: vec![], protected_lost: 0 }
     }
 }
 
@@ -137,6 +154,41 @@ fn shuffled(n: usize, seed: u64) -> Vec<usize> {
         v.swap(i, (next() % (i as u64 + 1)) as usize);
     }
     v
+}
+
+/// Score the selected sentences together (the LM sees them in order),
+/// drop words down to `budget`; the text and the tokens before dropping.
+fn drop_to_budget(
+    lm: &pith_models::LocalLm,
+    sents: &[&str],
+    budget: usize,
+    count: &dyn Fn(&str) -> Result<usize>,
+) -> Result<(String, usize)> {
+    let joined = sents.join(" ");
+    let before = count(&joined)?;
+    if before <= budget || sents.is_empty() {
+        return Ok((joined, before));
+    }
+    let mut spans = Vec::with_capacity(sents.len());
+    let mut at = 0;
+    for s in sents {
+        spans.push((at, at + s.len()));
+        at += s.len() + 1;
+    }
+    let bits = tokens::per_sentence(&spans, &tokens::score_text(lm, &joined)?);
+    let pairs: Vec<(&str, &[(u16, f32)])> = sents.iter().zip(&bits).map(|(s, b)| (*s, b.as_slice())).collect();
+    let c = |t: &str| count(t).unwrap_or(usize::MAX);
+    Ok((tokens::drop_words(&pairs, budget, &c).join(" "), before))
+}
+
+/// Protected words of `sents` that `out` no longer has.
+fn lost_protected(sents: &[&str], out: &str) -> usize {
+    let have: HashSet<&str> = out.split_whitespace().collect();
+    sents
+        .iter()
+        .flat_map(|s| s.split_whitespace().enumerate().map(|(i, w)| (i == 0, w)))
+        .filter(|(first, w)| tokens::protected(w, *first) && !have.contains(w))
+        .count()
 }
 
 pub fn run(file: &Path, cfg: &EngineConfig, methods: &[Method], budgets: &[usize], params: &Params) -> Result<Report> {
@@ -176,7 +228,7 @@ pub fn run(file: &Path, cfg: &EngineConfig, methods: &[Method], budgets: &[usize
         for (qi, (q, a)) in d.instructions.iter().zip(&d.outputs).enumerate() {
             questions += 1;
             full += retention(a, &d.input, short);
-            for Acc { method: m, budget: b, ret, ratio, kept: kept_n, lat } in acc.iter_mut() {
+            for Acc { method: m, budget: b, ret, ratio, kept: kept_n, lat, dropped, protected_lost } in acc.iter_mut() {
                 let t0 = Instant::now();
                 let (kept, n) = match m {
                     Method::Truncation => {
@@ -209,6 +261,30 @@ pub fn run(file: &Path, cfg: &EngineConfig, methods: &[Method], budgets: &[usize
                         let keep = extractive::select(&sents, &sc, *b, params.dedupe, |i, _| tokens[i]);
                         (keep.iter().map(|&i| texts[i]).collect::<Vec<_>>().join(" "), keep.iter().map(|&i| tokens[i]).sum())
                     }
+                    Method::Tokens | Method::ExtractiveTokens => {
+                        let wide = (*b as f32 / tokens::KEEP) as usize;
+                        let keep: Vec<usize> = if *m == Method::Tokens {
+                            let mut used = 0;
+                            (0..sents.len())
+                                .take_while(|&i| {
+                                    used += tokens[i];
+                                    used <= wide
+                                })
+                                .collect()
+                        } else {
+                            let qv = enc.text.embed_one(q)?;
+                            let sc = extractive::scores(q, &qv, &sents, params);
+                            extractive::select(&sents, &sc, wide, params.dedupe, |i, _| tokens[i])
+                        };
+                        let lm = enc
+                            .lm()?
+                            .ok_or_else(|| PipelineError::BadInput("token methods need the language model: run `make models`".into()))?;
+                        let (out, before) = drop_to_budget(lm, &keep.iter().map(|&i| texts[i]).collect::<Vec<_>>(), *b, &count)?;
+                        let after = count(&out)?;
+                        dropped.push((before as f64, after as f64));
+                        *protected_lost += lost_protected(&keep.iter().map(|&i| texts[i]).collect::<Vec<_>>(), &out);
+                        (out, after)
+                    }
                 };
                 lat.push(t0.elapsed().as_secs_f64() * 1e3);
                 ret.push(retention(a, &kept, short));
@@ -230,6 +306,11 @@ pub fn run(file: &Path, cfg: &EngineConfig, methods: &[Method], budgets: &[usize
         rows: acc
             .iter()
             .map(|a| Row {
+                dropped_per_kept: (!a.dropped.is_empty()).then(|| {
+                    let (before, after) = a.dropped.iter().fold((0.0, 0.0), |s, d| (s.0 + d.0, s.1 + d.1));
+                    (before - after) / after.max(1.0)
+                }),
+                protected_lost: a.protected_lost,
                 method: a.method.as_str().into(),
                 budget: a.budget,
                 retention: mean(&a.ret),

@@ -429,6 +429,13 @@ impl Batch {
                     report.text_chunks += chunks.len();
                     let mut file = new_file(meta, Kind::Text, title, None, None, None, None, chunks, notes);
                     file.items[0].sentences = sentences.next().unwrap_or_default();
+                    if !file.items[0].sentences.is_empty() && engine.scores_tokens_for(&file.path) {
+                        if let Some(lm) = enc.lm()? {
+                            if let Err(e) = crate::rag::embed::score_sentences(lm, &text, &mut file.items[0].sentences) {
+                                file.notes.push(format!("token scores not computed: {e}"));
+                            }
+                        }
+                    }
                     files.push(file);
                 }
             }

@@ -13,10 +13,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::budget::Counter;
 use super::embed::embed_sentences;
-use super::extractive::{self, Params, Sentence};
-use super::prompt::{self, Source};
 use crate::engine::Engine;
 use crate::error::{PipelineError, Result};
 use crate::ids::{ChunkId, ItemId};
@@ -34,6 +31,12 @@ pub enum Compression {
     /// Query-aware sentence selection (`extractive.rs`).
     #[default]
     Extractive,
+    /// Whole passages in rank order, then the least informative words
+    /// dropped (`tokens.rs`).
+    Tokens,
+    /// Sentence selection, then word dropping: fits more sentences.
+    #[serde(rename = "extractive+tokens")]
+    ExtractiveTokens,
 }
 
 impl Compression {
@@ -41,6 +44,8 @@ impl Compression {
         match s.trim() {
             "none" => Some(Compression::None),
             "extractive" => Some(Compression::Extractive),
+            "tokens" => Some(Compression::Tokens),
+            "extractive+tokens" => Some(Compression::ExtractiveTokens),
             _ => None,
         }
     }
@@ -140,13 +145,13 @@ pub struct RagContext {
 }
 
 /// A passage: one or more overlapping chunks of one item.
-struct Passage {
-    item: ItemId,
-    chunks: Vec<ChunkId>,
-    start: usize,
-    end: usize,
-    ms: Option<(i64, i64)>,
-    relevance: Option<f32>,
+pub(super) struct Passage {
+    pub(super) item: ItemId,
+    pub(super) chunks: Vec<ChunkId>,
+    pub(super) start: usize,
+    pub(super) end: usize,
+    pub(super) ms: Option<(i64, i64)>,
+    pub(super) relevance: Option<f32>,
 }
 
 impl Engine {
@@ -177,7 +182,15 @@ impl Engine {
             Some(v) => v,
             None => self.encoders()?.text.embed_one(req.query.trim())?,
         };
-        let out = compress(req, &counter, &qvec, &passages, &texts, &rows, &stored)?;
+        let out = self.pack(&super::pack::Inputs {
+            req,
+            counter: &counter,
+            qvec: &qvec,
+            passages: &passages,
+            texts: &texts,
+            rows: &rows,
+            stored: &stored,
+        })?;
         let compress_ms = t2.elapsed().as_secs_f64() * 1e3;
         let ratio = if out.kept_tokens > 0 { out.original_tokens as f32 / out.kept_tokens as f32 } else { 0.0 };
         Ok(RagContext {
@@ -302,183 +315,5 @@ impl Engine {
             have.insert(it, s);
         }
         Ok(have)
-    }
-}
-
-struct Compressed {
-    contexts: Vec<Context>,
-    prompt: String,
-    original_tokens: usize,
-    kept_tokens: usize,
-}
-
-/// Sentences of `p` (whole sentences that overlap its span), as indices.
-fn sentences_in(p: &Passage, sents: &[NewSentence], text_len: usize) -> Vec<usize> {
-    (0..sents.len()).filter(|&i| sents[i].end <= text_len && sents[i].start < p.end && sents[i].end > p.start).collect()
-}
-
-fn char_offset(text: &str, byte: usize) -> usize {
-    let mut b = byte.min(text.len());
-    while !text.is_char_boundary(b) {
-        b -= 1;
-    }
-    text[..b].chars().count()
-}
-
-fn compress(
-    req: &RagRequest,
-    counter: &Counter,
-    qvec: &[f32],
-    passages: &[Passage],
-    texts: &HashMap<ItemId, String>,
-    rows: &HashMap<ItemId, crate::store::ItemRow>,
-    stored: &HashMap<ItemId, Vec<NewSentence>>,
-) -> Result<Compressed> {
-    let empty = String::new();
-    let no_sents = Vec::new();
-    // Per passage: its text, its sentences (text, tokens, vector), its header.
-    struct Cand<'a> {
-        text: &'a str,
-        sents: Vec<(&'a str, usize, &'a [f32], usize, usize)>,
-        header: String,
-        header_tokens: usize,
-    }
-    let mut cands = Vec::with_capacity(passages.len());
-    for (n, p) in passages.iter().enumerate() {
-        let text = texts.get(&p.item).unwrap_or(&empty);
-        let row = rows.get(&p.item).ok_or_else(|| PipelineError::Internal(format!("item {} vanished", p.item)))?;
-        let ss = stored.get(&p.item).unwrap_or(&no_sents);
-        let (a, b) = (p.start.min(text.len()), p.end.min(text.len()));
-        let body = text.get(a..b).unwrap_or("");
-        let sents = sentences_in(p, ss, text.len())
-            .into_iter()
-            .filter_map(|i| {
-                let s = &ss[i];
-                let t = text.get(s.start..s.end)?;
-                let tokens = if counter.is_default { s.tokens } else { counter.count(t) };
-                Some((t, tokens, s.vec.as_slice(), s.start, s.end))
-            })
-            .collect();
-        let src = Source { title: &row.title, path: &row.path, seconds: p.ms.map(|(a, b)| (a as f64 / 1e3, b as f64 / 1e3)) };
-        let header = prompt::header(n + 1, &src);
-        cands.push(Cand { text: body, sents, header_tokens: counter.count(&header) + 2, header });
-    }
-    let original_tokens: usize = cands.iter().map(|c| counter.count(c.text)).sum();
-    // kept[i]: the kept sentence indices of passage i (whole passage when
-    // `None` compression keeps it: one pseudo-sentence).
-    let mut kept: Vec<Vec<usize>> = vec![Vec::new(); cands.len()];
-    let mut scores: Vec<(usize, usize, f32)> = Vec::new();
-    match req.compression {
-        Compression::None => {
-            let mut used = 0;
-            for (i, c) in cands.iter().enumerate() {
-                let cost = c.header_tokens + counter.count(c.text);
-                if used + cost <= req.token_budget {
-                    used += cost;
-                    kept[i] = (0..c.sents.len()).collect();
-                    scores.extend((0..c.sents.len()).map(|j| (i, j, -(i as f32))));
-                }
-            }
-        }
-        Compression::Extractive => {
-            let flat: Vec<Sentence> = cands
-                .iter()
-                .enumerate()
-                .flat_map(|(g, c)| {
-                    c.sents.iter().enumerate().map(move |(pos, s)| Sentence { text: s.0, tokens: s.1, vec: s.2, group: g, pos })
-                })
-                .collect();
-            let params = Params::default();
-            let sc = extractive::scores(&req.query, qvec, &flat, &params);
-            let sel = extractive::select(&flat, &sc, req.token_budget, params.dedupe, |i, chosen| {
-                let g = flat[i].group;
-                let opened = chosen.iter().any(|&j| flat[j].group == g);
-                flat[i].tokens + if opened { 1 } else { cands[g].header_tokens }
-            });
-            for i in sel {
-                kept[flat[i].group].push(flat[i].pos);
-                scores.push((flat[i].group, flat[i].pos, sc[i]));
-            }
-        }
-    }
-    // Assemble; drop the weakest kept sentence until the block fits.
-    scores.sort_by(|a, b| a.2.total_cmp(&b.2));
-    loop {
-        let built = build(&cands.iter().map(|c| (c.header.as_str(), c.text, &c.sents)).collect::<Vec<_>>(), &kept, req.compression);
-        let tokens = counter.count(&built.0);
-        if tokens <= req.token_budget || scores.is_empty() {
-            let mut contexts = Vec::new();
-            let mut kept_tokens = 0;
-            for (i, (citation, compressed)) in built.1.into_iter().enumerate().filter_map(|(i, x)| x.map(|x| (i, x))) {
-                let p = &passages[i];
-                let row = &rows[&p.item];
-                let text = texts.get(&p.item).unwrap_or(&empty);
-                let kt = counter.count(&compressed);
-                kept_tokens += kt;
-                contexts.push(Context {
-                    citation,
-                    item_id: p.item,
-                    chunk_ids: p.chunks.clone(),
-                    kind: row.kind.clone(),
-                    path: row.path.clone(),
-                    title: row.title.clone(),
-                    start: char_offset(text, p.start),
-                    end: char_offset(text, p.end),
-                    start_s: p.ms.map(|m| m.0 as f64 / 1e3),
-                    end_s: p.ms.map(|m| m.1 as f64 / 1e3),
-                    relevance: p.relevance,
-                    text: cands[i].text.to_string(),
-                    original_tokens: counter.count(cands[i].text),
-                    kept_tokens: kt,
-                    compressed,
-                });
-            }
-            let prompt = if tokens <= req.token_budget { built.0 } else { String::new() };
-            return Ok(Compressed {
-                contexts: if prompt.is_empty() { Vec::new() } else { contexts },
-                prompt,
-                original_tokens,
-                kept_tokens,
-            });
-        }
-        let (g, pos, _) = scores.remove(0);
-        kept[g].retain(|&p| p != pos);
-    }
-}
-
-type SentRef<'a> = (&'a str, usize, &'a [f32], usize, usize);
-
-/// The prompt block and, per passage, its citation and compressed text
-/// (`None` when nothing of it is kept). Citations are renumbered 1.. over
-/// kept passages, in rank order.
-#[allow(clippy::type_complexity)]
-fn build(cands: &[(&str, &str, &Vec<SentRef>)], kept: &[Vec<usize>], how: Compression) -> (String, Vec<Option<(usize, String)>>) {
-    let mut parts = Vec::new();
-    let mut per = Vec::with_capacity(cands.len());
-    for (i, (header, text, sents)) in cands.iter().enumerate() {
-        let mut ks = kept[i].clone();
-        ks.sort_unstable();
-        if ks.is_empty() {
-            per.push(None);
-            continue;
-        }
-        let body = if how == Compression::None && ks.len() == sents.len() {
-            text.to_string()
-        } else {
-            ks.iter().map(|&j| sents[j].0).collect::<Vec<_>>().join(" ")
-        };
-        let n = parts.len() + 1;
-        let header = renumber(header, n);
-        parts.push((header, body.clone()));
-        per.push(Some((n, body)));
-    }
-    (prompt::assemble(&parts), per)
-}
-
-/// `[7] rest` → `[n] rest`.
-fn renumber(header: &str, n: usize) -> String {
-    match header.find("] ") {
-        Some(p) => format!("[{n}]{}", &header[p + 1..]),
-        None => header.to_string(),
     }
 }

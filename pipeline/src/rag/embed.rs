@@ -29,8 +29,25 @@ pub fn embed_sentences(enc: &TextEncoder, texts: &[&str]) -> Result<Vec<Vec<NewS
         .into_iter()
         .map(|s| {
             s.into_iter()
-                .map(|(start, end)| NewSentence { start, end, tokens: counts.next().unwrap_or(0), vec: vecs.next().unwrap_or_default() })
+                .map(|(start, end)| NewSentence {
+                    start,
+                    end,
+                    tokens: counts.next().unwrap_or(0),
+                    vec: vecs.next().unwrap_or_default(),
+                    token_bits: None,
+                })
                 .collect()
         })
         .collect())
+}
+
+/// Add the LM's token scores to `sents` of `text` (one scoring pass over
+/// the whole text, so each token is judged in context).
+pub fn score_sentences(lm: &pith_models::LocalLm, text: &str, sents: &mut [NewSentence]) -> Result<()> {
+    let spans: Vec<(usize, usize)> = sents.iter().map(|s| (s.start, s.end)).collect();
+    let toks = super::tokens::score_text(lm, text)?;
+    for (s, b) in sents.iter_mut().zip(super::tokens::per_sentence(&spans, &toks)) {
+        s.token_bits = Some(b);
+    }
+    Ok(())
 }

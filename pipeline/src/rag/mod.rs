@@ -11,8 +11,10 @@ pub mod budget;
 pub mod context;
 pub mod embed;
 pub mod extractive;
+mod pack;
 pub mod prompt;
 pub mod sentences;
 pub mod text;
+pub mod tokens;
 
 pub use context::{Compression, Context, RagContext, RagRequest};

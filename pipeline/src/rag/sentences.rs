@@ -5,7 +5,7 @@
 //! - a line break ends a sentence when the next line starts a list item,
 //!   a heading or a new paragraph (blank line), or when the line itself
 //!   ends a sentence; a fenced code block (```) is one unit;
-//! - HTML-like block tags written into text (`<P>`, `<Li>`, `<Tr>`, as
+//! - HTML-like block tags written into text (`<P>`, `<Li>`, `<Td>`, as
 //!   in Wikipedia dumps) end a sentence;
 //! - `.`, `!`, `?` (and closing quotes or brackets after them) end a
 //!   sentence only when whitespace follows; a `.` also needs the next word
@@ -27,8 +27,34 @@ const ABBREVIATIONS: &[&str] = &[
     "ph.d", "b.c", "a.d", "op", "art", "sec", "ch", "max", "min", "misc", "viz",
 ];
 
-const BLOCK_TAGS: &[&str] =
-    &["p", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "dd", "dt", "br", "div", "blockquote"];
+/// Tags that end a unit; table cells too, so an infobox row's label and
+/// value ("Created by", "Bruce Miller") are units a budget can keep.
+const BLOCK_TAGS: &[&str] = &[
+    "p",
+    "li",
+    "tr",
+    "td",
+    "th",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "thead",
+    "tbody",
+    "tfoot",
+    "caption",
+    "ul",
+    "ol",
+    "dl",
+    "dd",
+    "dt",
+    "br",
+    "div",
+    "blockquote",
+];
 
 /// Sentence spans of `text`, in order.
 pub fn split(text: &str) -> Vec<(usize, usize)> {

@@ -11,6 +11,7 @@
 //! | `search.calibration` | JSON written by `pith calibrate`, or `default` | built in |
 //! | `search.log-queries` | on, off (off also forgets the log) | off |
 //! | `rag.sentence-vectors` | on, off (embed sentences at ingest for RAG contexts; off: on first use) | on |
+//! | `rag.token-scores` | off, on, or comma-separated folders (score tokens with the LM at ingest there; elsewhere on first use) | off |
 
 use super::{Fusion, SearchRequest};
 use crate::engine::Engine;
@@ -71,6 +72,19 @@ impl Engine {
         self.setting("rag.sentence-vectors").as_deref() != Some("off")
     }
 
+    /// Whether ingest scores this file's tokens with the LM
+    /// (`rag.token-scores`: on, off, or folders).
+    pub fn scores_tokens_for(&self, path: &str) -> bool {
+        match self.setting("rag.token-scores").as_deref() {
+            None | Some("off") => false,
+            Some("on") => true,
+            Some(dirs) => dirs.split(',').map(str::trim).filter(|d| !d.is_empty()).any(|d| {
+                let d = d.trim_end_matches('/');
+                path == d || path.starts_with(&format!("{d}/"))
+            }),
+        }
+    }
+
     /// Remember a searched text, unless the writer is busy (an ingest batch
     /// being written): a search never waits to be logged.
     pub(crate) fn log_query(&self, q: &str) {
@@ -118,6 +132,13 @@ impl Engine {
                 "search.log-queries" | "rag.sentence-vectors" => {
                     if !matches!(v, "on" | "off") {
                         return Err(PipelineError::BadInput(format!("`{key}` is on or off, got `{v}`")));
+                    }
+                }
+                "rag.token-scores" => {
+                    if !matches!(v, "on" | "off") && v.split(',').any(|p| !std::path::Path::new(p.trim()).is_absolute()) {
+                        return Err(PipelineError::BadInput(format!(
+                            "`rag.token-scores` is on, off, or absolute folders separated by commas, got `{v}`"
+                        )));
                     }
                 }
                 "search.calibration" => {

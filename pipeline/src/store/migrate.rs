@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0006_settings.sql"),
     include_str!("../../../migrations/0007_query_log.sql"),
     include_str!("../../../migrations/0008_sentences.sql"),
+    include_str!("../../../migrations/0009_token_bits.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -18,6 +18,8 @@ pub struct NewSentence {
     pub end: usize,
     pub tokens: usize,
     pub vec: Vec<f32>,
+    /// The LM's self-information per token (`rag::tokens`), when scored.
+    pub token_bits: Option<Vec<(u16, f32)>>,
 }
 
 /// Scale then int8 codes: `v ≈ code · scale`, scale = max |v| / 127.
@@ -38,12 +40,28 @@ pub fn decode_i8(b: &[u8]) -> Vec<f32> {
     b[4..].iter().map(|&c| c as i8 as f32 * scale).collect()
 }
 
+/// Token scores' stored form: per token a u16 end offset in the sentence
+/// and the bits ×10 in a byte (0.1-bit steps up to 25.5 bits).
+pub fn encode_bits(t: &[(u16, f32)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(t.len() * 3);
+    for &(e, b) in t {
+        out.extend_from_slice(&e.to_le_bytes());
+        out.push((b * 10.0).round().clamp(0.0, 255.0) as u8);
+    }
+    out
+}
+
+pub fn decode_bits(b: &[u8]) -> Vec<(u16, f32)> {
+    b.chunks_exact(3).map(|c| (u16::from_le_bytes([c[0], c[1]]), c[2] as f32 / 10.0)).collect()
+}
+
 pub(super) fn insert(tx: &Transaction, item: ItemId, sents: &[NewSentence]) -> Result<()> {
     let mut st = tx.prepare_cached(
-        "INSERT OR REPLACE INTO sentences(item_id, ord, byte_start, byte_end, tokens, vec) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT OR REPLACE INTO sentences(item_id, ord, byte_start, byte_end, tokens, vec, token_bits) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     for (ord, s) in sents.iter().enumerate() {
-        st.execute(params![item, ord as i64, s.start as i64, s.end as i64, s.tokens as i64, encode_i8(&s.vec)])?;
+        let bits = s.token_bits.as_deref().map(encode_bits);
+        st.execute(params![item, ord as i64, s.start as i64, s.end as i64, s.tokens as i64, encode_i8(&s.vec), bits])?;
     }
     Ok(())
 }
@@ -52,7 +70,9 @@ impl Store {
     /// Stored sentences of each item, in order (items without any are absent).
     pub fn sentences_of_items(&self, items: &[ItemId]) -> Result<HashMap<ItemId, Vec<NewSentence>>> {
         let mut out: HashMap<ItemId, Vec<NewSentence>> = HashMap::new();
-        let mut st = self.conn.prepare_cached("SELECT byte_start, byte_end, tokens, vec FROM sentences WHERE item_id = ?1 ORDER BY ord")?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT byte_start, byte_end, tokens, vec, token_bits FROM sentences WHERE item_id = ?1 ORDER BY ord")?;
         for &it in items {
             let rows = st.query_map([it], |r| {
                 Ok(NewSentence {
@@ -60,6 +80,7 @@ impl Store {
                     end: r.get::<_, i64>(1)? as usize,
                     tokens: r.get::<_, i64>(2)? as usize,
                     vec: decode_i8(&r.get::<_, Vec<u8>>(3)?),
+                    token_bits: r.get::<_, Option<Vec<u8>>>(4)?.map(|b| decode_bits(&b)),
                 })
             })?;
             let v: Vec<NewSentence> = rows.collect::<rusqlite::Result<_>>()?;
@@ -78,6 +99,21 @@ impl Store {
         if alive {
             tx.execute("DELETE FROM sentences WHERE item_id = ?1", [item])?;
             insert(&tx, item, sents)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Store token scores for sentences (by order) of an item.
+    pub fn put_token_bits(&mut self, item: ItemId, bits: &[(usize, Vec<(u16, f32)>)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached("UPDATE sentences SET token_bits = ?3 WHERE item_id = ?1 AND ord = ?2")?;
+            for (ord, b) in bits {
+                st.execute(params![item, *ord as i64, encode_bits(b)])?;
+            }
         }
         tx.commit()?;
         Ok(())

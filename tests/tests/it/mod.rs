@@ -1,4 +1,5 @@
 mod bad_input;
+mod chat;
 mod clap;
 mod clip;
 mod codecs;
@@ -6,6 +7,7 @@ mod common;
 mod crash;
 mod encoders;
 mod hardening;
+mod llm;
 mod media;
 mod rag;
 mod relevance;

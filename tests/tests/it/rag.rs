@@ -130,3 +130,39 @@ fn sentences_are_stored_at_ingest_or_made_and_kept_on_first_use() {
     }
     assert!(e.set_setting("rag.sentence-vectors", Some("maybe")).is_err());
 }
+
+const BRIDGE: &str = "Road works update from the city office. The old bridge will not open before 14 March 2027, and the ferry runs every \
+twenty minutes in the meantime, which the council said was the best that it could really do for now. Details are at \
+https://example.org/bridge and the script that checks the schedule calls parse_args() first.";
+
+#[test]
+fn token_dropping_fits_the_budget_and_keeps_every_protected_word() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("n");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("bridge.txt"), BRIDGE).unwrap();
+    let e = engine(&d.path().join("store"));
+    e.set_setting("rag.token-scores", Some(&dir.to_string_lossy())).unwrap();
+    ingest_dir(&e, &dir);
+    let id = super::common::search(&e, "bridge", 1)[0].id;
+    let stored = e.stored_sentences(&[id]).unwrap();
+    assert!(stored[&id].iter().all(|s| s.token_bits.as_ref().is_some_and(|b| !b.is_empty())), "scored at ingest");
+    let whole = e.rag_context(&RagRequest { compression: Compression::None, ..req("when does the bridge open", 500) }).unwrap();
+    // Budgets under the whole text but over KEEP of it: every sentence is
+    // selected and words must go.
+    for budget in [whole.prompt_tokens * 9 / 10, whole.prompt_tokens * 3 / 4] {
+        let r = e.rag_context(&RagRequest { compression: Compression::Tokens, ..req("when does the bridge open", budget) }).unwrap();
+        assert!(r.prompt_tokens <= budget, "{}: {}", r.prompt_tokens, r.prompt);
+        assert!(r.prompt_tokens < whole.prompt_tokens, "words were dropped");
+        let kept = &r.contexts[0].compressed;
+        for w in ["not", "14", "March", "2027,", "https://example.org/bridge", "parse_args()"] {
+            assert!(kept.split_whitespace().any(|k| k == w), "{w} dropped at {budget}: {kept}");
+        }
+    }
+    let budget = whole.prompt_tokens * 2 / 3;
+    let both =
+        e.rag_context(&RagRequest { compression: Compression::ExtractiveTokens, ..req("when does the bridge open", budget) }).unwrap();
+    let kept = &both.contexts[0].compressed;
+    assert!(both.prompt_tokens <= budget, "{}", both.prompt);
+    assert!(kept.split_whitespace().any(|w| w == "not") && kept.contains("14 March 2027"), "{}", both.prompt);
+}

@@ -1,0 +1,228 @@
+//! Token-level compression, after Selective Context (Li et al., 2023) and
+//! LLMLingua (Jiang et al., 2023): a small causal LM scores how surprising
+//! each token is, `I(t) = −log2 p(t | prefix)`; words whose tokens the
+//! model finds predictable carry little and are dropped first.
+//!
+//! Scores are query-agnostic, so they are computed once (at ingest when
+//! `rag.token-scores` covers the item, else on first use) and stored with
+//! each sentence; a request only selects. The unit dropped is a word (a
+//! whitespace-separated run), scored by the sum of its tokens' bits, so a
+//! word is never cut inside. Words that change meaning when lost are never
+//! dropped: anything with a digit (numbers, dates, versions), URLs and
+//! paths, code identifiers (`snake_case`, `camelCase`, `a.b`, `f()`, `::`),
+//! negations, month names, capitalised words inside a sentence (names),
+//! and each sentence's last word (its closing punctuation).
+
+use pith_models::LocalLm;
+
+use crate::error::{PipelineError, Result};
+
+/// Share of the budget extractive selection fills before words are
+/// dropped (`extractive+tokens`): selection takes `budget / KEEP` tokens of
+/// sentences, dropping brings them down to the budget.
+pub const KEEP: f32 = 0.7;
+
+/// A token's end (bytes from its sentence's start) and its bits.
+pub type TokenBits = Vec<(u16, f32)>;
+
+/// Self-information of `text`'s LM tokens: byte span and bits each.
+pub fn score_text(lm: &LocalLm, text: &str) -> Result<Vec<(usize, usize, f32)>> {
+    let enc = lm.tokenizer.encode(text, false).map_err(|e| PipelineError::Internal(format!("LM tokenizer: {e}")))?;
+    let bits = lm.self_information(enc.get_ids())?;
+    Ok(enc.get_offsets().iter().zip(bits).map(|(&(s, e), b)| (s, e, b)).collect())
+}
+
+/// Tokens of `text` grouped by the sentence (byte span) their first byte
+/// falls in, with ends relative to the sentence.
+pub fn per_sentence(spans: &[(usize, usize)], toks: &[(usize, usize, f32)]) -> Vec<TokenBits> {
+    let mut out: Vec<TokenBits> = vec![Vec::new(); spans.len()];
+    for &(s, e, b) in toks {
+        // The sentence whose span holds the token's last byte (a token may
+        // carry the space before a sentence).
+        let at = e.saturating_sub(1).max(s);
+        let i = spans.partition_point(|sp| sp.1 <= at);
+        if let Some(sp) = spans.get(i).filter(|sp| sp.0 <= at) {
+            let end = e.min(sp.1).saturating_sub(sp.0).min(u16::MAX as usize) as u16;
+            out[i].push((end, b));
+        }
+    }
+    out
+}
+
+const NEGATIONS: &[&str] = &["not", "no", "never", "nor", "none", "nothing", "nobody", "neither", "without", "cannot", "nowhere"];
+const MONTHS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+];
+
+/// Whether dropping this word could change what the text says.
+pub fn protected(word: &str, first_in_sentence: bool) -> bool {
+    let core = word.trim_matches(|c: char| !c.is_alphanumeric());
+    let lower = core.to_lowercase();
+    if word.chars().any(|c| c.is_ascii_digit()) || word.contains("://") || word.starts_with("www.") || word.contains('/') {
+        return true;
+    }
+    if NEGATIONS.contains(&lower.as_str()) || lower.ends_with("n't") || lower.ends_with("n’t") || MONTHS.contains(&lower.as_str()) {
+        return true;
+    }
+    let code = core.contains('_')
+        || word.contains("::")
+        || word.contains("()")
+        || core.contains('.') && core.split('.').all(|p| !p.is_empty())
+        || core.chars().skip(1).any(|c| c.is_uppercase()) && core.chars().any(|c| c.is_lowercase());
+    if code {
+        return true;
+    }
+    !first_in_sentence && core.chars().next().is_some_and(|c| c.is_uppercase())
+}
+
+/// A droppable word: its byte span in the sentence and its bits.
+struct Word {
+    start: usize,
+    end: usize,
+    bits: f32,
+    keep: bool,
+}
+
+fn words(text: &str, toks: &[(u16, f32)]) -> Vec<Word> {
+    let mut out: Vec<Word> = Vec::new();
+    let mut at = 0;
+    for w in text.split_whitespace() {
+        let start = text[at..].find(w).map_or(at, |p| at + p);
+        let end = start + w.len();
+        at = end;
+        out.push(Word { start, end, bits: 0.0, keep: protected(w, out.is_empty()) });
+    }
+    if let Some(last) = out.last_mut() {
+        last.keep = true;
+    }
+    let mut prev_end = 0usize;
+    for &(e, b) in toks {
+        let e = e as usize;
+        let last_byte = e.saturating_sub(1).max(prev_end);
+        prev_end = e;
+        if let Some(w) = out.iter_mut().find(|w| w.start <= last_byte && last_byte < w.end) {
+            w.bits += b;
+        }
+    }
+    out
+}
+
+/// Drop the least informative unprotected words of `sents` (text, token
+/// bits) until `count` of the joined result fits `budget`; returns each
+/// sentence's remaining text (words joined by single spaces).
+pub fn drop_words(sents: &[(&str, &[(u16, f32)])], budget: usize, count: &dyn Fn(&str) -> usize) -> Vec<String> {
+    let ws: Vec<Vec<Word>> = sents.iter().map(|(t, b)| words(t, b)).collect();
+    let mut kept: Vec<Vec<bool>> = ws.iter().map(|w| vec![true; w.len()]).collect();
+    let mut order: Vec<(usize, usize)> =
+        ws.iter().enumerate().flat_map(|(i, w)| w.iter().enumerate().filter(|x| !x.1.keep).map(move |(j, _)| (i, j))).collect();
+    order.sort_by(|a, b| ws[a.0][a.1].bits.total_cmp(&ws[b.0][b.1].bits).then(a.cmp(b)));
+    let render = |kept: &[Vec<bool>]| -> Vec<String> {
+        sents
+            .iter()
+            .zip(&ws)
+            .zip(kept)
+            .map(|(((t, _), w), k)| w.iter().zip(k).filter(|x| *x.1).map(|(w, _)| &t[w.start..w.end]).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    let total = |kept: &[Vec<bool>]| count(&render(kept).join(" "));
+    let mut now = total(&kept);
+    let mut next = 0;
+    while now > budget && next < order.len() {
+        // Drop about as many words as tokens are over (a word is one or
+        // more tokens), then measure again.
+        let over = (now - budget).max(1);
+        let mut dropped = 0;
+        while dropped < over && next < order.len() {
+            let (i, j) = order[next];
+            kept[i][j] = false;
+            dropped += 1;
+            next += 1;
+        }
+        now = total(&kept);
+    }
+    render(&kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protected_words_are_numbers_dates_urls_code_negations_and_names() {
+        for (w, first) in [
+            ("2018,", false),
+            ("3.5", false),
+            ("https://x.org/a", false),
+            ("parse_args()", false),
+            ("HashMap", false),
+            ("std::fs", false),
+            ("not", false),
+            ("didn't", false),
+            ("April", false),
+            ("Lisbon", false),
+            ("v2", false),
+        ] {
+            assert!(protected(w, first), "{w}");
+        }
+        for w in ["the", "very", "quickly,", "The"] {
+            assert!(!protected(w, w == "The"), "{w}");
+        }
+    }
+
+    #[test]
+    fn the_least_informative_words_go_first_and_protected_ones_stay() {
+        let text = "The meeting is not on Monday but it was moved to Tuesday at 10.";
+        // Bits per word, as tokens ending at each word's end.
+        let info = [1.0, 9.0, 0.5, 0.2, 0.3, 8.0, 2.0, 0.4, 0.6, 5.0, 0.7, 6.0, 0.1, 7.0];
+        let mut toks = Vec::new();
+        let mut at = 0;
+        for (w, b) in text.split(' ').zip(info) {
+            let s = text[at..].find(w).unwrap() + at;
+            at = s + w.len();
+            toks.push((at as u16, b));
+        }
+        let words = |s: &str| s.split_whitespace().count();
+        let out = drop_words(&[(text, &toks)], 10, &words);
+        let kept = &out[0];
+        assert!(words(kept) <= 10, "{kept}");
+        for must in ["not", "Monday", "Tuesday", "10."] {
+            assert!(kept.split(' ').any(|w| w == must), "{must} lost: {kept}");
+        }
+        assert!(!kept.contains(" at ") && !kept.contains(" it "), "{kept}");
+        assert!(kept.contains("meeting"), "high information stays: {kept}");
+    }
+
+    #[test]
+    fn tokens_go_to_the_sentence_holding_them_and_round_trip() {
+        let spans = [(0, 10), (11, 20)];
+        let toks = [(0, 4, 1.0), (4, 10, 2.0), (10, 15, 3.0), (15, 20, 4.0)];
+        let per = per_sentence(&spans, &toks);
+        assert_eq!(per[0], vec![(4, 1.0), (10, 2.0)]);
+        assert_eq!(per[1], vec![(4, 3.0), (9, 4.0)]);
+        let d = crate::store::sentences::decode_bits(&crate::store::sentences::encode_bits(&per[1]));
+        assert_eq!(d, vec![(4, 3.0), (9, 4.0)]);
+    }
+}

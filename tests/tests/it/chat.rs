@@ -1,0 +1,161 @@
+//! The RAG chat proxy against a scripted OpenAI-compatible upstream (on a
+//! free local port): context injected, answers streamed with sources, and
+//! upstream failures turned into clear errors; and the built-in model.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, Request, StatusCode};
+use axum::response::IntoResponse;
+use pith_web::{router, AppState};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use super::common::{engine, ingest_dir};
+
+/// Serve a scripted upstream; the model name picks the behaviour. Returns
+/// its base URL and the requests it received.
+async fn upstream() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().push(body.clone());
+                let chunk = |t: &str| format!("data: {}\n\n", json!({"id": "up-1", "object": "chat.completion.chunk", "model": "up", "choices": [{"index": 0, "delta": {"content": t}}]}));
+                match body["model"].as_str().unwrap_or("") {
+                    "fail" => (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"error": {"message": "model exploded"}}))).into_response(),
+                    "cut" => {
+                        // One chunk, a pause (so it goes out), then the connection breaks.
+                        let first = chunk("Half an");
+                        let parts = futures_util::stream::unfold(0, move |n| {
+                            let first = first.clone();
+                            async move {
+                                match n {
+                                    0 => Some((Ok(Bytes::from(first)), 1)),
+                                    1 => {
+                                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                                        Some((Err(std::io::Error::other("connection reset")), 2))
+                                    }
+                                    _ => None,
+                                }
+                            }
+                        });
+                        ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(parts)).into_response()
+                    }
+                    _ if body["stream"] == true => {
+                        let text = format!("{}{}data: [DONE]\n\n", chunk("The flight leaves "), chunk("Tuesday [1]."));
+                        ([(header::CONTENT_TYPE, "text/event-stream")], text).into_response()
+                    }
+                    _ => axum::Json(json!({"id": "up-2", "object": "chat.completion", "model": "up",
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Tuesday [1]."}, "finish_reason": "stop"}]}))
+                    .into_response(),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), seen)
+}
+
+fn state(d: &std::path::Path, up: Option<&str>) -> AppState {
+    let dir = d.join("notes");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("trip.txt"), "The flight to Lisbon leaves on Tuesday at 9.40 from gate B12. Pack the passport.").unwrap();
+    std::fs::write(dir.join("bread.txt"), "Feed the sourdough starter every day with flour and water.").unwrap();
+    let e = engine(&d.join("store"));
+    ingest_dir(&e, &dir);
+    let mut st = AppState::new(Arc::new(e));
+    st.llm_upstream = up.map(|u| Arc::new(pith_web::chat::Upstream::new(u, Some("sk-test".into())).unwrap()));
+    st
+}
+
+async fn chat(st: &AppState, body: Value) -> (StatusCode, String, String) {
+    let req =
+        Request::post("/v1/chat/completions").header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).unwrap();
+    let resp = router(st.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let ctype = resp.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    (status, ctype, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn ask(model: &str, stream: bool) -> Value {
+    json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "When does the flight to Lisbon leave?"}],
+           "pith": {"min_relevance": 0}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_injects_cited_context_and_streams_the_answer_with_sources() {
+    let (url, seen) = upstream().await;
+    let d = tempfile::tempdir().unwrap();
+    let st = state(d.path(), Some(&url));
+    let (s, ctype, body) = chat(&st, ask("ok", true)).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(ctype, "text/event-stream");
+    let first = body.find("The flight leaves").expect("upstream chunk forwarded");
+    let src = body.find("Sources:").expect("sources appended");
+    let done = body.rfind("data: [DONE]").unwrap();
+    assert!(first < src && src < done && body.matches("[DONE]").count() == 1, "{body}");
+    assert!(body.contains("trip.txt"), "{body}");
+    let sent = seen.lock().unwrap().last().cloned().unwrap();
+    let system = sent["messages"][0]["content"].as_str().unwrap();
+    assert_eq!(sent["messages"][0]["role"], "system");
+    assert!(system.contains("[1] ") && system.contains("Tuesday at 9.40"), "{system}");
+    assert!(sent.get("pith").is_none(), "pith's own options stay here");
+    // Not streaming: one JSON answer with the sources in the message.
+    let (s, _, body) = chat(&st, ask("ok", false)).await;
+    assert_eq!(s, StatusCode::OK);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let content = v["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(content.starts_with("Tuesday [1].") && content.contains("Sources:\n[1] "), "{content}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_failures_are_a_clear_502_or_a_clean_end_of_stream() {
+    let (url, _) = upstream().await;
+    let d = tempfile::tempdir().unwrap();
+    let st = state(d.path(), Some(&url));
+    let (s, _, body) = chat(&st, ask("fail", true)).await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["code"], "upstream_error");
+    assert!(v["error"]["message"].as_str().unwrap().contains("500") && body.contains("model exploded"), "{body}");
+    // Closed mid-answer: what came is forwarded, then an error event, the sources and [DONE].
+    let (s, _, body) = chat(&st, ask("cut", true)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("Half an") && body.contains("closed mid-answer") && body.ends_with("data: [DONE]\n\n"), "{body}");
+    // Nothing listening.
+    let dead = state(&d.path().join("b"), Some("http://127.0.0.1:9"));
+    let (s, _, body) = chat(&dead, ask("ok", false)).await;
+    assert_eq!(s, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(body.contains("unreachable"), "{body}");
+    // Bad requests never reach the upstream.
+    let (s, _, _) = chat(&st, json!({"model": "ok", "messages": [{"role": "system", "content": "hi"}]})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(pith_web::chat::Upstream::new("https://api.example.com/v1", None).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_upstream_the_built_in_model_answers() {
+    let d = tempfile::tempdir().unwrap();
+    let st = state(d.path(), None);
+    let mut q = ask("any", false);
+    q["max_tokens"] = json!(12);
+    let (s, _, body) = chat(&st, q.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["model"], pith_web::chat::BUILTIN_MODEL);
+    let content = v["choices"][0]["message"]["content"].as_str().unwrap();
+    let answer = content.split("\n\nSources:").next().unwrap();
+    assert!(!answer.trim().is_empty() && content.contains("Sources:\n[1] "), "{content}");
+    q["stream"] = json!(true);
+    let (s, ctype, body) = chat(&st, q).await;
+    assert_eq!((s, ctype.as_str()), (StatusCode::OK, "text/event-stream"));
+    let deltas = body.matches("chat.completion.chunk").count();
+    assert!(deltas >= 3 && body.ends_with("data: [DONE]\n\n"), "{body}");
+}
