@@ -86,6 +86,13 @@ pub enum Command {
     Serve(ServeArgs),
     /// Keep folders indexed without the web server.
     Watch { dirs: Vec<PathBuf> },
+    /// A Model Context Protocol server on stdio (tools: search, get_item,
+    /// rag_context, ingest_path).
+    Mcp {
+        /// Folders `ingest_path` may index, besides those ingested before.
+        #[arg(long)]
+        root: Vec<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -57,6 +57,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Calibrate(c) => calibrate(cfg, c),
         Command::Serve(args) => crate::serve::serve(cfg, args),
         Command::Watch { dirs } => crate::serve::watch_only(cfg, dirs),
+        Command::Mcp { root } => crate::mcp::serve(cfg, root),
     }
 }
 

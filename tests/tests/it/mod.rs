@@ -8,6 +8,7 @@ mod crash;
 mod encoders;
 mod hardening;
 mod llm;
+mod mcp;
 mod media;
 mod rag;
 mod relevance;
