@@ -54,9 +54,9 @@ pub fn handle(engine: &Engine, roots: &[PathBuf], line: &str) -> Option<Value> {
         Ok(v) => v,
         Err(e) => return Some(error(Value::Null, -32700, &format!("parse error: {e}"))),
     };
-    let id = msg.get("id").cloned();
+    // A notification (no id) gets no reply.
+    let id = msg.get("id").cloned()?;
     let method = msg.get("method").and_then(Value::as_str).unwrap_or("");
-    let Some(id) = id else { return None };
     let params = msg.get("params").cloned().unwrap_or(json!({}));
     let result = match method {
         "initialize" => {
