@@ -477,9 +477,10 @@ pub struct FitArgs {
 #[derive(Subcommand, Debug)]
 pub enum ModelsCmd {
     /// Register a CLIP-family (image–text) or CLAP-style (audio–text) ONNX
-    /// dual encoder directory (see docs/MODELS.md).
+    /// dual encoder directory, or an LLMLingua-2 token classifier (see
+    /// docs/MODELS.md).
     Add {
-        #[arg(value_parser = ["clip", "clap"])]
+        #[arg(value_parser = ["clip", "clap", "llmlingua2"])]
         family: String,
         dir: PathBuf,
     },

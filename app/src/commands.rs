@@ -851,6 +851,13 @@ fn models(cfg: EngineConfig, m: ModelsCmd) -> Result<()> {
             println!("registered CLAP model from {} ({}-d) in {}", dir.display(), m.dim, dest.display());
             println!("recordings and videos ingested from now on get CLAP segments; re-ingest (touch) older ones to add them");
         }
+        ModelsCmd::Add { family, dir } if family == "llmlingua2" => {
+            let dest = cache.dir(pith_models::catalog::LINGUA_MODEL);
+            std::fs::create_dir_all(&cache.root)?;
+            pith_models::TokenClassifier::register(&cache.root, &dir, &dest)?;
+            println!("registered LLMLingua-2 classifier from {} in {}", dir.display(), dest.display());
+            println!("use it for token compression with `pith config set rag.token-scorer llmlingua2`");
+        }
         ModelsCmd::Add { family: _, dir } => {
             let dest = cache.dir(pith_models::catalog::CLIP_MODEL);
             std::fs::create_dir_all(&cache.root)?;
@@ -867,6 +874,8 @@ fn models(cfg: EngineConfig, m: ModelsCmd) -> Result<()> {
                 pith_models::catalog::CLIP_MODEL,
                 pith_models::catalog::SPEECH_MODEL,
                 pith_models::catalog::CLAP_MODEL,
+                pith_models::catalog::LM_MODEL,
+                pith_models::catalog::LINGUA_MODEL,
             ] {
                 let dir = cache.dir(name);
                 if name == pith_models::catalog::CLIP_MODEL && !dir.exists() {

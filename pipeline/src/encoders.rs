@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
-use pith_models::catalog::{CLAP_MODEL, CLIP_MODEL, IMAGE_MODEL, LM_MODEL, SPEECH_MODEL, TEXT_MODEL};
-use pith_models::{ClapEncoder, ClipEncoder, ImageEncoder, LocalLm, ModelCache, TextEncoder, Whisper};
+use pith_models::catalog::{CLAP_MODEL, CLIP_MODEL, IMAGE_MODEL, LINGUA_MODEL, LM_MODEL, SPEECH_MODEL, TEXT_MODEL};
+use pith_models::{ClapEncoder, ClipEncoder, ImageEncoder, LocalLm, ModelCache, TextEncoder, TokenClassifier, Whisper};
 
 use crate::conse::{Conse, ConseConfig};
 use crate::error::Result;
@@ -41,6 +41,8 @@ pub struct Encoders {
     pub conse: Conse,
     pub clip: Option<ClipEncoder>,
     pub clap: Option<ClapEncoder>,
+    /// A user-supplied LLMLingua-2 token classifier (`rag.token-scorer llmlingua2`).
+    pub lingua: Option<TokenClassifier>,
     speech: OnceLock<Option<Whisper>>,
     speech_lock: Mutex<()>,
     lm: OnceLock<Option<LocalLm>>,
@@ -56,12 +58,15 @@ impl Encoders {
         let conse = Conse::build(&text, &image.classes, &image.synonyms, conse, &cache.root.join("derived"))?;
         let clip = if cache.has(CLIP_MODEL) { Some(ClipEncoder::load(&cache.root, &cache.dir(CLIP_MODEL), threads)?) } else { None };
         let clap = if cache.has(CLAP_MODEL) { Some(ClapEncoder::load(&cache.root, &cache.dir(CLAP_MODEL), threads)?) } else { None };
+        let lingua =
+            if cache.has(LINGUA_MODEL) { Some(TokenClassifier::load(&cache.root, &cache.dir(LINGUA_MODEL), threads)?) } else { None };
         Ok(Encoders {
             text,
             image,
             conse,
             clip,
             clap,
+            lingua,
             speech: OnceLock::new(),
             speech_lock: Mutex::new(()),
             lm: OnceLock::new(),

@@ -175,10 +175,10 @@ fn drop_to_budget(
         spans.push((at, at + s.len()));
         at += s.len() + 1;
     }
-    let bits = tokens::per_sentence(&spans, &tokens::score_text(lm, &joined)?);
+    let bits = tokens::per_sentence(&spans, &tokens::score_text(tokens::Scorer::SelfInformation(lm), &joined)?);
     let pairs: Vec<(&str, &[(u16, f32)])> = sents.iter().zip(&bits).map(|(s, b)| (*s, b.as_slice())).collect();
     let c = |t: &str| count(t).unwrap_or(usize::MAX);
-    Ok((tokens::drop_words(&pairs, budget, &c).join(" "), before))
+    Ok((tokens::drop_words(&pairs, budget, false, &c).join(" "), before))
 }
 
 /// Protected words of `sents` that `out` no longer has.

@@ -430,10 +430,11 @@ impl Batch {
                     let mut file = new_file(meta, Kind::Text, title, None, None, None, None, chunks, notes);
                     file.items[0].sentences = sentences.next().unwrap_or_default();
                     if !file.items[0].sentences.is_empty() && engine.scores_tokens_for(&file.path) {
-                        if let Some(lm) = enc.lm()? {
-                            if let Err(e) = crate::rag::embed::score_sentences(lm, &text, &mut file.items[0].sentences) {
-                                file.notes.push(format!("token scores not computed: {e}"));
-                            }
+                        let scored = engine
+                            .token_scorer()
+                            .and_then(|sc| crate::rag::embed::score_sentences(sc, &text, &mut file.items[0].sentences));
+                        if let Err(e) = scored {
+                            file.notes.push(format!("token scores not computed: {e}"));
                         }
                     }
                     files.push(file);

@@ -41,11 +41,11 @@ pub fn embed_sentences(enc: &TextEncoder, texts: &[&str]) -> Result<Vec<Vec<NewS
         .collect())
 }
 
-/// Add the LM's token scores to `sents` of `text` (one scoring pass over
-/// the whole text, so each token is judged in context).
-pub fn score_sentences(lm: &pith_models::LocalLm, text: &str, sents: &mut [NewSentence]) -> Result<()> {
+/// Add token scores to `sents` of `text` (one scoring pass over the whole
+/// text, so each token is judged in context).
+pub fn score_sentences(scorer: super::tokens::Scorer, text: &str, sents: &mut [NewSentence]) -> Result<()> {
     let spans: Vec<(usize, usize)> = sents.iter().map(|s| (s.start, s.end)).collect();
-    let toks = super::tokens::score_text(lm, text)?;
+    let toks = super::tokens::score_text(scorer, text)?;
     for (s, b) in sents.iter_mut().zip(super::tokens::per_sentence(&spans, &toks)) {
         s.token_bits = Some(b);
     }

@@ -143,9 +143,7 @@ impl Engine {
     /// Sentences scored at ingest have their token bits; the others are
     /// scored now (each passage's kept region in one pass) and stored.
     fn drop_words(&self, cands: &[Cand], kept: &[Vec<usize>], counter: &Counter, budget: usize) -> Result<HashMap<(usize, usize), String>> {
-        let Some(lm) = self.encoders()?.lm()? else {
-            return Err(PipelineError::BadInput("token compression needs the language model: run `make models`".into()));
-        };
+        let scorer = self.token_scorer()?;
         let mut bits: HashMap<(usize, usize), Vec<(u16, f32)>> = HashMap::new();
         for (g, ks) in kept.iter().enumerate() {
             let c = &cands[g];
@@ -170,7 +168,7 @@ impl Engine {
                 spans.push((at, at + t.len()));
                 at += t.len() + 1;
             }
-            let per = tokens::per_sentence(&spans, &tokens::score_text(lm, &joined)?);
+            let per = tokens::per_sentence(&spans, &tokens::score_text(scorer, &joined)?);
             let mut to_store = Vec::new();
             for (&j, b) in missing.iter().zip(per) {
                 to_store.push((c.sents[j].ord, b.clone()));
@@ -188,7 +186,7 @@ impl Engine {
         let pairs: Vec<(&str, &[(u16, f32)])> =
             order.iter().map(|&(g, j)| (cands[g].sents[j].text, bits.get(&(g, j)).unwrap_or(&empty).as_slice())).collect();
         let count = |t: &str| counter.count(t);
-        let out = tokens::drop_words(&pairs, budget.saturating_sub(headers), &count);
+        let out = tokens::drop_words(&pairs, budget.saturating_sub(headers), scorer.mean(), &count);
         Ok(order.into_iter().zip(out).collect())
     }
 }

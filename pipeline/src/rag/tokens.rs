@@ -13,7 +13,9 @@
 //! negations, month names, capitalised words inside a sentence (names),
 //! and each sentence's last word (its closing punctuation).
 
-use pith_models::LocalLm;
+use pith_models::{LocalLm, TokenClassifier};
+
+use crate::engine::Engine;
 
 use crate::error::{PipelineError, Result};
 
@@ -25,11 +27,53 @@ pub const KEEP: f32 = 0.7;
 /// A token's end (bytes from its sentence's start) and its bits.
 pub type TokenBits = Vec<(u16, f32)>;
 
-/// Self-information of `text`'s LM tokens: byte span and bits each.
-pub fn score_text(lm: &LocalLm, text: &str) -> Result<Vec<(usize, usize, f32)>> {
-    let enc = lm.tokenizer.encode(text, false).map_err(|e| PipelineError::Internal(format!("LM tokenizer: {e}")))?;
-    let bits = lm.self_information(enc.get_ids())?;
-    Ok(enc.get_offsets().iter().zip(bits).map(|(&(s, e), b)| (s, e, b)).collect())
+/// What scores tokens (`rag.token-scorer`).
+#[derive(Clone, Copy)]
+pub enum Scorer<'a> {
+    /// Self-information under the local LM (the default).
+    SelfInformation(&'a LocalLm),
+    /// An LLMLingua-2 classifier's keep probability, scaled to 0..25 so it
+    /// is stored like bits; words take the *mean* of their tokens (as
+    /// LLMLingua-2 aggregates), not the sum.
+    Lingua(&'a TokenClassifier),
+}
+
+impl Scorer<'_> {
+    /// Whether a word's score is its tokens' mean (else their sum).
+    pub fn mean(&self) -> bool {
+        matches!(self, Scorer::Lingua(_))
+    }
+}
+
+/// Score `text`'s tokens: byte span and score each.
+pub fn score_text(scorer: Scorer, text: &str) -> Result<Vec<(usize, usize, f32)>> {
+    match scorer {
+        Scorer::SelfInformation(lm) => {
+            let enc = lm.tokenizer.encode(text, false).map_err(|e| PipelineError::Internal(format!("LM tokenizer: {e}")))?;
+            let bits = lm.self_information(enc.get_ids())?;
+            Ok(enc.get_offsets().iter().zip(bits).map(|(&(s, e), b)| (s, e, b)).collect())
+        }
+        Scorer::Lingua(c) => Ok(c.keep_probs(text)?.into_iter().map(|(s, e, p)| (s, e, p * 25.0)).collect()),
+    }
+}
+
+impl Engine {
+    /// The scorer `rag.token-scorer` names: `lm` (default) or `llmlingua2`
+    /// (a registered classifier).
+    pub fn token_scorer(&self) -> Result<Scorer<'_>> {
+        let enc = self.encoders()?;
+        match self.setting("rag.token-scorer").as_deref() {
+            Some("llmlingua2") => enc.lingua.as_ref().map(Scorer::Lingua).ok_or_else(|| {
+                PipelineError::BadInput(
+                    "rag.token-scorer is llmlingua2 but no classifier is registered (`pith models add llmlingua2 DIR`)".into(),
+                )
+            }),
+            _ => enc
+                .lm()?
+                .map(Scorer::SelfInformation)
+                .ok_or_else(|| PipelineError::BadInput("token compression needs the language model: run `make models`".into())),
+        }
+    }
 }
 
 /// Tokens of `text` grouped by the sentence (byte span) their first byte
@@ -103,17 +147,18 @@ struct Word {
     start: usize,
     end: usize,
     bits: f32,
+    tokens: usize,
     keep: bool,
 }
 
-fn words(text: &str, toks: &[(u16, f32)]) -> Vec<Word> {
+fn words(text: &str, toks: &[(u16, f32)], mean: bool) -> Vec<Word> {
     let mut out: Vec<Word> = Vec::new();
     let mut at = 0;
     for w in text.split_whitespace() {
         let start = text[at..].find(w).map_or(at, |p| at + p);
         let end = start + w.len();
         at = end;
-        out.push(Word { start, end, bits: 0.0, keep: protected(w, out.is_empty()) });
+        out.push(Word { start, end, bits: 0.0, tokens: 0, keep: protected(w, out.is_empty()) });
     }
     if let Some(last) = out.last_mut() {
         last.keep = true;
@@ -125,16 +170,21 @@ fn words(text: &str, toks: &[(u16, f32)]) -> Vec<Word> {
         prev_end = e;
         if let Some(w) = out.iter_mut().find(|w| w.start <= last_byte && last_byte < w.end) {
             w.bits += b;
+            w.tokens += 1;
         }
+    }
+    if mean {
+        out.iter_mut().filter(|w| w.tokens > 0).for_each(|w| w.bits /= w.tokens as f32);
     }
     out
 }
 
 /// Drop the least informative unprotected words of `sents` (text, token
-/// bits) until `count` of the joined result fits `budget`; returns each
-/// sentence's remaining text (words joined by single spaces).
-pub fn drop_words(sents: &[(&str, &[(u16, f32)])], budget: usize, count: &dyn Fn(&str) -> usize) -> Vec<String> {
-    let ws: Vec<Vec<Word>> = sents.iter().map(|(t, b)| words(t, b)).collect();
+/// scores) until `count` of the joined result fits `budget`; returns each
+/// sentence's remaining text (words joined by single spaces). A word's
+/// score is the sum of its tokens' (or the mean, with `mean`).
+pub fn drop_words(sents: &[(&str, &[(u16, f32)])], budget: usize, mean: bool, count: &dyn Fn(&str) -> usize) -> Vec<String> {
+    let ws: Vec<Vec<Word>> = sents.iter().map(|(t, b)| words(t, b, mean)).collect();
     let mut kept: Vec<Vec<bool>> = ws.iter().map(|w| vec![true; w.len()]).collect();
     let mut order: Vec<(usize, usize)> =
         ws.iter().enumerate().flat_map(|(i, w)| w.iter().enumerate().filter(|x| !x.1.keep).map(move |(j, _)| (i, j))).collect();
@@ -205,7 +255,7 @@ mod tests {
             toks.push((at as u16, b));
         }
         let words = |s: &str| s.split_whitespace().count();
-        let out = drop_words(&[(text, &toks)], 10, &words);
+        let out = drop_words(&[(text, &toks)], 10, false, &words);
         let kept = &out[0];
         assert!(words(kept) <= 10, "{kept}");
         for must in ["not", "Monday", "Tuesday", "10."] {

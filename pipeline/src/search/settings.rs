@@ -11,6 +11,7 @@
 //! | `search.calibration` | JSON written by `pith calibrate`, or `default` | built in |
 //! | `search.log-queries` | on, off (off also forgets the log) | off |
 //! | `rag.sentence-vectors` | on, off (embed sentences at ingest for RAG contexts; off: on first use) | on |
+//! | `rag.token-scorer` | lm (self-information under SmolLM2), llmlingua2 (a registered classifier); changing it forgets stored scores | lm |
 //! | `rag.token-scores` | off, on, or comma-separated folders (score tokens with the LM at ingest there; elsewhere on first use) | off |
 
 use super::{Fusion, SearchRequest};
@@ -134,6 +135,11 @@ impl Engine {
                         return Err(PipelineError::BadInput(format!("`{key}` is on or off, got `{v}`")));
                     }
                 }
+                "rag.token-scorer" => {
+                    if !matches!(v, "lm" | "llmlingua2") {
+                        return Err(PipelineError::BadInput(format!("`rag.token-scorer` is lm or llmlingua2, got `{v}`")));
+                    }
+                }
                 "rag.token-scores" => {
                     if !matches!(v, "on" | "off") && v.split(',').any(|p| !std::path::Path::new(p.trim()).is_absolute()) {
                         return Err(PipelineError::BadInput(format!(
@@ -161,6 +167,10 @@ impl Engine {
         // setting is stored first, so no search logs after the clear.
         if key == "search.log-queries" && value.is_none_or(|v| v == "off") {
             self.store()?.clear_query_log()?;
+        }
+        // Scores from another scorer mean something else: forget them.
+        if key == "rag.token-scorer" {
+            self.store()?.clear_token_bits()?;
         }
         Ok(())
     }

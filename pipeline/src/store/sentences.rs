@@ -106,6 +106,12 @@ impl Store {
 }
 
 impl Store {
+    /// Forget every stored token score (the scorer changed).
+    pub fn clear_token_bits(&self) -> Result<()> {
+        self.conn.execute("UPDATE sentences SET token_bits = NULL WHERE token_bits IS NOT NULL", [])?;
+        Ok(())
+    }
+
     /// Store token scores for sentences (by order) of an item.
     pub fn put_token_bits(&mut self, item: ItemId, bits: &[(usize, Vec<(u16, f32)>)]) -> Result<()> {
         let tx = self.conn.transaction()?;

@@ -7,6 +7,7 @@ mod common;
 mod crash;
 mod encoders;
 mod hardening;
+mod lingua;
 mod llm;
 mod mcp;
 mod media;
