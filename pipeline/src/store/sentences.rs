@@ -67,12 +67,23 @@ pub(super) fn insert(tx: &Transaction, item: ItemId, sents: &[NewSentence]) -> R
 }
 
 impl Store {
-    /// Stored sentences of each item, in order (items without any are absent).
+    /// Stored sentences of each item, in order (items without any are
+    /// absent). A store that a newer pith's writer has not opened yet
+    /// (read-only beside an older one) lacks the table or the score
+    /// column: then there is nothing stored, and contexts make their own.
     pub fn sentences_of_items(&self, items: &[ItemId]) -> Result<HashMap<ItemId, Vec<NewSentence>>> {
         let mut out: HashMap<ItemId, Vec<NewSentence>> = HashMap::new();
-        let mut st = self
+        let mut st = match self
             .conn
-            .prepare_cached("SELECT byte_start, byte_end, tokens, vec, token_bits FROM sentences WHERE item_id = ?1 ORDER BY ord")?;
+            .prepare_cached("SELECT byte_start, byte_end, tokens, vec, token_bits FROM sentences WHERE item_id = ?1 ORDER BY ord")
+        {
+            Ok(st) => st,
+            Err(e) if e.to_string().contains("no such") => {
+                tracing::debug!(error = %e, "store predates stored sentences");
+                return Ok(out);
+            }
+            Err(e) => return Err(e.into()),
+        };
         for &it in items {
             let rows = st.query_map([it], |r| {
                 Ok(NewSentence {

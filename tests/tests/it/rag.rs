@@ -166,3 +166,19 @@ fn token_dropping_fits_the_budget_and_keeps_every_protected_word() {
     assert!(both.prompt_tokens <= budget, "{}", both.prompt);
     assert!(kept.split_whitespace().any(|w| w == "not") && kept.contains("14 March 2027"), "{}", both.prompt);
 }
+
+#[test]
+fn read_only_context_on_a_store_an_older_pith_wrote_makes_its_own_sentences() {
+    let d = tempfile::tempdir().unwrap();
+    drop(store(d.path()));
+    let db = d.path().join("store/pith.sqlite");
+    for (sql, version) in [("ALTER TABLE sentences DROP COLUMN token_bits", 8), ("DROP TABLE sentences", 7)] {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch(sql).unwrap();
+        c.pragma_update(None, "user_version", version).unwrap();
+        drop(c);
+        let e = Engine::open_read_only(super::common::config(&d.path().join("store"))).unwrap();
+        let r = e.rag_context(&req("when does the flight to Lisbon leave", 60)).unwrap();
+        assert!(r.contexts[0].compressed.contains("9.40"), "schema {version}: {}", r.prompt);
+    }
+}
