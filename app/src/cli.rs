@@ -369,6 +369,17 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The local LM: scoring (self-information) and generation tokens/s.
+    Lm {
+        /// Tokens of text to score in one pass.
+        #[arg(long, default_value_t = 512)]
+        tokens: usize,
+        /// Tokens to generate (greedy, KV cache).
+        #[arg(long, default_value_t = 64)]
+        generate: usize,
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
     /// RAG context latency per stage over an existing store, queries from
     /// a file (one per line), warm (the first query is not counted).
     Rag {

@@ -726,6 +726,7 @@ fn bench(cfg: EngineConfig, b: BenchCmd) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             }
         }
+        BenchCmd::Lm { tokens, generate, repeat } => crate::rag::bench_lm(cfg, tokens, generate, repeat)?,
         BenchCmd::Rag { queries, k, budget, compression, json } => {
             crate::rag::bench(cfg, &lines_of(&queries)?, k, budget, &compression, json)?
         }

@@ -29,19 +29,24 @@ pub fn serve(cfg: EngineConfig, extra_roots: Vec<PathBuf>) -> Result<()> {
     let mut roots: Vec<PathBuf> = engine.roots()?;
     roots.extend(extra_roots);
     let roots: Vec<PathBuf> = roots.iter().filter_map(|r| r.canonicalize().ok()).collect();
-    let stdin = std::io::stdin();
+    let mut input = std::io::stdin().lock();
     let mut out = std::io::stdout().lock();
-    for line in stdin.lock().lines() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
+    let mut raw = Vec::new();
+    loop {
+        raw.clear();
+        if input.read_until(b'\n', &mut raw)? == 0 {
+            return Ok(());
         }
-        if let Some(reply) = handle(&engine, &roots, &line) {
+        let reply = match std::str::from_utf8(&raw) {
+            Ok(line) if line.trim().is_empty() => continue,
+            Ok(line) => handle(&engine, &roots, line),
+            Err(e) => Some(error(Value::Null, -32700, &format!("parse error: not UTF-8 ({e})"))),
+        };
+        if let Some(reply) = reply {
             writeln!(out, "{reply}")?;
             out.flush()?;
         }
     }
-    Ok(())
 }
 
 fn error(id: Value, code: i64, message: &str) -> Value {
@@ -155,11 +160,12 @@ fn call(engine: &Engine, roots: &[PathBuf], name: &str, args: &Value) -> Result<
         }
         "ingest_path" => {
             let p = PathBuf::from(text_arg(args, "path")?);
-            let canon = p.canonicalize().map_err(|e| format!("{}: {e}", p.display()))?;
+            let refuse = || format!("{} does not exist or is outside the configured roots", p.display());
+            let canon = p.canonicalize().map_err(|_| refuse())?;
             if !under_roots(&canon, roots) {
                 return Err(format!(
                     "{} is outside the configured roots; pith only ingests under: {}",
-                    canon.display(),
+                    p.display(),
                     roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(", ")
                 ));
             }

@@ -100,3 +100,32 @@ pub fn bench(cfg: EngineConfig, qs: &[String], k: usize, budget: usize, compress
     }
     Ok(())
 }
+
+/// `pith bench lm`: tokens/s of the local LM scoring a text in one pass and
+/// generating greedily with its KV cache (best of `repeat` runs).
+pub fn bench_lm(cfg: EngineConfig, tokens: usize, generate: usize, repeat: usize) -> Result<()> {
+    use std::time::Instant;
+    let cache = &cfg.models;
+    let t0 = Instant::now();
+    let lm = pith_models::LocalLm::load(&cache.root, &cache.dir(pith_models::catalog::LM_MODEL), cfg.threads.max(1))?;
+    let load_s = t0.elapsed().as_secs_f64();
+    let text =
+        "The committee met on Tuesday to review the budget for the new library, and after a long debate it approved the plan. ".repeat(64);
+    let mut ids = lm.encode(&text)?;
+    ids.truncate(tokens.max(1));
+    let (mut score_best, mut gen_best) = (f64::MAX, f64::MAX);
+    let mut made = 0;
+    for _ in 0..repeat.max(1) {
+        let t = Instant::now();
+        lm.self_information(&ids)?;
+        score_best = score_best.min(t.elapsed().as_secs_f64());
+        let prompt = lm.chat_ids(&[("user", "Write a short story about a lighthouse keeper.")])?;
+        let t = Instant::now();
+        made = lm.generate(pith_models::Prompt { embeds: Vec::new(), ids: prompt }, generate, pith_models::Sampling::default())?.len();
+        gen_best = gen_best.min(t.elapsed().as_secs_f64());
+    }
+    println!("model {} loaded in {load_s:.1} s, {} threads", lm.name, cfg.threads.max(1));
+    println!("scoring: {} tokens in {:.3} s = {:.0} tokens/s", ids.len(), score_best, ids.len() as f64 / score_best);
+    println!("generation: {made} tokens in {:.3} s = {:.1} tokens/s (prompt prefill included)", gen_best, made as f64 / gen_best);
+    Ok(())
+}

@@ -682,22 +682,34 @@ impl Engine {
 
     /// The item's extracted text, reassembled from its (overlapping) chunks, capped at 256 KiB.
     pub fn item_text(&self, id: ItemId) -> Result<String> {
-        const MAX: usize = 256 << 10;
+        self.item_text_to(id, 0)
+    }
+
+    /// The item's text up to at least byte `need` (and 256 KiB), in the
+    /// coordinates chunk offsets use: overlaps are cut, and a gap between
+    /// chunks (a recording's segments are joined by one space) is filled
+    /// with spaces, so `text[chunk.start..chunk.end]` is that chunk.
+    pub fn item_text_to(&self, id: ItemId, need: usize) -> Result<String> {
+        let max = (256usize << 10).max(need);
         let chunks = self.reader()?.chunks_of_item(id)?;
         let mut out = String::new();
         let mut at = 0usize;
         for c in chunks {
-            let (start, end) = (c.start as usize, c.end as usize);
+            let (start, end) = (c.start.max(0) as usize, c.end.max(0) as usize);
             if end <= at {
                 continue;
+            }
+            if start > at {
+                out.extend(std::iter::repeat_n(' ', start - at));
+                at = start;
             }
             let mut cut = at.saturating_sub(start).min(c.text.len());
             while !c.text.is_char_boundary(cut) {
                 cut += 1;
             }
             out.push_str(&c.text[cut..]);
-            at = end;
-            if out.len() > MAX {
+            at = start + c.text.len();
+            if out.len() > max {
                 break;
             }
         }

@@ -32,6 +32,13 @@ use crate::state::AppState;
 
 /// The model name the built-in answerer reports.
 pub const BUILTIN_MODEL: &str = "pith-smollm2-135m";
+/// Longest wait for an upstream's response head.
+const UPSTREAM_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+/// Largest non-streamed upstream body read.
+const UPSTREAM_BODY_MAX: usize = 16 << 20;
+/// Built-in answers generated at once (one model thread; more queue here
+/// with a timeout rather than pile up behind it).
+static BUILTIN_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// An OpenAI-compatible server (`http://host:port/v1`).
 pub struct Upstream {
@@ -54,7 +61,12 @@ impl Upstream {
             return Err(format!("--llm-upstream must be an http:// URL, got `{url}`"));
         }
         let base = if base.ends_with("/v1") { base.to_string() } else { format!("{base}/v1") };
-        Ok(Upstream { base, key: key.filter(|k| !k.is_empty()), client: Client::builder(TokioExecutor::new()).build_http() })
+        let key = key.filter(|k| !k.is_empty());
+        let host = base.trim_start_matches("http://").split(['/', ':']).next().unwrap_or("");
+        if key.is_some() && !matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1") {
+            tracing::warn!(host, "the upstream key goes over plain HTTP to a host that is not this machine");
+        }
+        Ok(Upstream { base, key, client: Client::builder(TokioExecutor::new()).build_http() })
     }
 }
 
@@ -108,6 +120,14 @@ fn with_context(messages: &[Value], ctx: &RagContext) -> Vec<Value> {
     out
 }
 
+/// Where the first SSE event in `buf` ends, and its separator's length.
+fn event_end(buf: &[u8]) -> Option<(usize, usize)> {
+    [&b"\r\n\r\n"[..], b"\n\n", b"\r\r"]
+        .iter()
+        .filter_map(|sep| buf.windows(sep.len()).position(|w| w == *sep).map(|p| (p, sep.len())))
+        .min_by_key(|x| x.0)
+}
+
 fn sse(v: &Value) -> Bytes {
     Bytes::from(format!("data: {v}\n\n"))
 }
@@ -144,7 +164,9 @@ pub async fn completions(State(st): State<AppState>, req: Request) -> Result<Res
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let rag = RagRequest {
         k: opts.k.unwrap_or(8),
-        token_budget: opts.token_budget.unwrap_or(800),
+        // The built-in model reads ~300 tokens/s: a smaller context keeps
+        // its first token within a couple of seconds.
+        token_budget: opts.token_budget.unwrap_or(if st.llm_upstream.is_some() { 800 } else { 400 }),
         compression: opts.compression.unwrap_or_default(),
         filters: opts.filters,
         min_relevance: opts.min_relevance,
@@ -169,10 +191,13 @@ async fn forward(up: Arc<Upstream>, mut body: Value, messages: Vec<Value>, ctx: 
         rb = rb.header(header::AUTHORIZATION, format!("Bearer {k}"));
     }
     let req = rb.body(Full::new(Bytes::from(body.to_string()))).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let resp = up.client.request(req).await.map_err(|e| ApiError::BadGateway(format!("upstream {url} unreachable: {e}")))?;
+    let resp = tokio::time::timeout(UPSTREAM_WAIT, up.client.request(req))
+        .await
+        .map_err(|_| ApiError::BadGateway(format!("upstream {url} did not answer within {} s", UPSTREAM_WAIT.as_secs())))?
+        .map_err(|e| ApiError::BadGateway(format!("upstream {url} unreachable: {e}")))?;
     let status = resp.status();
     if !status.is_success() {
-        let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let bytes = http_body_util::Limited::new(resp.into_body(), 64 << 10).collect().await.map(|b| b.to_bytes()).unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
         let msg = serde_json::from_slice::<Value>(&bytes)
             .ok()
@@ -181,21 +206,52 @@ async fn forward(up: Arc<Upstream>, mut body: Value, messages: Vec<Value>, ctx: 
         return Err(ApiError::BadGateway(format!("upstream answered {status}: {msg}")));
     }
     if !stream {
-        let bytes = resp.into_body().collect().await.map_err(|e| ApiError::BadGateway(format!("upstream closed early: {e}")))?.to_bytes();
+        let bytes = http_body_util::Limited::new(resp.into_body(), UPSTREAM_BODY_MAX)
+            .collect()
+            .await
+            .map_err(|e| ApiError::BadGateway(format!("upstream closed early or sent too much: {e}")))?
+            .to_bytes();
         let mut v: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadGateway(format!("upstream sent no JSON: {e}")))?;
         if let Some(c) = v.pointer_mut("/choices/0/message/content") {
             let text = c.as_str().unwrap_or_default().to_string();
             *c = Value::String(text + &sources(&ctx));
         }
-        v["pith"] = json!({"contexts": ctx.contexts.len(), "prompt_tokens": ctx.prompt_tokens, "compression_ratio": ctx.compression_ratio});
+        let Some(o) = v.as_object_mut() else { return Err(ApiError::BadGateway("upstream answered JSON that is not an object".into())) };
+        o.insert(
+            "pith".into(),
+            json!({"contexts": ctx.contexts.len(), "prompt_tokens": ctx.prompt_tokens, "compression_ratio": ctx.compression_ratio}),
+        );
         return Ok(axum::Json(v).into_response());
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
         let mut body = resp.into_body().into_data_stream();
-        let mut buf = String::new();
+        let mut buf: Vec<u8> = Vec::new();
         let (mut id, mut model) = (String::from("pith"), String::from("upstream"));
         let mut done = false;
+        // Forward one whole event; hold back [DONE] until the sources are out.
+        let forward = async |event: Vec<u8>, id: &mut String, model: &mut String, done: &mut bool| -> bool {
+            let text = String::from_utf8_lossy(&event);
+            let data = text.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect::<Vec<_>>().join("\n");
+            if data == "[DONE]" {
+                *done = true;
+                return true;
+            }
+            if let Ok(v) = serde_json::from_str::<Value>(&data) {
+                if let Some(s) = v["id"].as_str() {
+                    *id = s.to_string();
+                }
+                if let Some(s) = v["model"].as_str() {
+                    *model = s.to_string();
+                }
+            }
+            if text.trim().is_empty() {
+                return true;
+            }
+            let mut out = text.trim_end_matches(['\r', '\n']).replace("\r\n", "\n");
+            out.push_str("\n\n");
+            tx.send(Bytes::from(out)).await.is_ok()
+        };
         while let Some(part) = body.next().await {
             let bytes = match part {
                 Ok(b) => b,
@@ -206,26 +262,20 @@ async fn forward(up: Arc<Upstream>, mut body: Value, messages: Vec<Value>, ctx: 
                     break;
                 }
             };
-            buf.push_str(&String::from_utf8_lossy(&bytes));
-            // Forward whole events; hold back [DONE] until the sources are out.
-            while let Some(end) = buf.find("\n\n") {
-                let event: String = buf.drain(..end + 2).collect();
-                let data = event.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect::<Vec<_>>().join("");
-                if data == "[DONE]" {
-                    done = true;
-                    continue;
-                }
-                if let Ok(v) = serde_json::from_str::<Value>(&data) {
-                    if let Some(s) = v["id"].as_str() {
-                        id = s.to_string();
-                    }
-                    if let Some(s) = v["model"].as_str() {
-                        model = s.to_string();
-                    }
-                }
-                if tx.send(Bytes::from(event)).await.is_err() {
+            buf.extend_from_slice(&bytes);
+            // Events end at a blank line: \n\n, \r\n\r\n or \r\r.
+            while let Some((end, sep)) = event_end(&buf) {
+                let event: Vec<u8> = buf.drain(..end + sep).collect();
+                if !forward(event, &mut id, &mut model, &mut done).await {
                     return;
                 }
+            }
+        }
+        // What is left (an upstream that ignored `stream`, or no final blank line).
+        if !buf.is_empty() {
+            let rest = std::mem::take(&mut buf);
+            if !forward(rest, &mut id, &mut model, &mut done).await {
+                return;
             }
         }
         if !done {
@@ -252,6 +302,11 @@ async fn builtin(st: AppState, body: Value, messages: Vec<Value>, ctx: RagContex
         .iter()
         .map(|m| (m.get("role").and_then(Value::as_str).unwrap_or("user").to_string(), text_of(m.get("content").unwrap_or(&Value::Null))))
         .collect();
+    // At most two answers at a time; others wait here, then get a 503.
+    let permit = tokio::time::timeout(std::time::Duration::from_secs(30), BUILTIN_SLOTS.acquire())
+        .await
+        .map_err(|_| ApiError::Overloaded { retry_after: 10 })?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let engine = st.engine.clone();
     let (tok_tx, tok_rx) = crossbeam_channel::unbounded::<u32>();
     // Load the model and start generating on the blocking pool.
@@ -262,8 +317,16 @@ async fn builtin(st: AppState, body: Value, messages: Vec<Value>, ctx: RagContex
             .ok_or_else(|| ApiError::Unavailable("no --llm-upstream and the built-in model is not installed (`make models`)".into()))?;
         let refs: Vec<(&str, &str)> = msgs.iter().map(|(r, c)| (r.as_str(), c.as_str())).collect();
         let ids = lm.chat_ids(&refs).map_err(pith_pipeline::PipelineError::from)?;
+        let room = lm.cfg.max_position_embeddings.saturating_sub(ids.len());
+        if room < 16 {
+            return Err(ApiError::BadRequest(format!(
+                "the conversation is {} tokens; the built-in model reads at most {}",
+                ids.len(),
+                lm.cfg.max_position_embeddings
+            )));
+        }
         let gen = lm
-            .start(pith_models::Prompt { embeds: Vec::new(), ids }, max_new, sampling, Some(tok_tx))
+            .start(pith_models::Prompt { embeds: Vec::new(), ids }, max_new.min(room), sampling, Some(tok_tx))
             .map_err(pith_pipeline::PipelineError::from)?;
         Ok(gen)
     })
@@ -274,7 +337,8 @@ async fn builtin(st: AppState, body: Value, messages: Vec<Value>, ctx: RagContex
     let engine = st.engine.clone();
     let (sid, src) = (id.clone(), sources(&ctx));
     // Tokens → text deltas, on a blocking thread (the model's channel blocks).
-    let worker = tokio::task::spawn_blocking(move || {
+    let worker = tokio::task::spawn_blocking(move || -> Result<(String, usize), ApiError> {
+        let _permit = permit;
         let lm = engine.encoders().ok().and_then(|e| e.lm().ok().flatten());
         let mut ids: Vec<u32> = Vec::new();
         let mut sent = 0usize;
@@ -293,18 +357,23 @@ async fn builtin(st: AppState, body: Value, messages: Vec<Value>, ctx: RagContex
                 }
             }
         }
-        let _ = started.wait();
+        // A client gone: dropping the receiver stops the model at its next token.
+        drop(tok_rx);
+        let result = started.wait().map_err(|e| ApiError::from(pith_pipeline::PipelineError::from(e)));
         if stream {
+            if let Err(e) = &result {
+                let _ = tx.blocking_send(sse(&json!({"error": {"code": e.code(), "message": e.to_string()}})));
+            }
             let _ = tx.blocking_send(sse(&chunk(&sid, BUILTIN_MODEL, json!({"content": src}), None)));
             let _ = tx.blocking_send(sse(&chunk(&sid, BUILTIN_MODEL, json!({}), Some("stop"))));
             let _ = tx.blocking_send(Bytes::from("data: [DONE]\n\n"));
         }
-        (text, ids.len())
+        result.map(|_| (text, ids.len()))
     });
     if stream {
         return Ok(event_stream(rx));
     }
-    let (text, n) = worker.await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (text, n) = worker.await.map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok((
         StatusCode::OK,
         axum::Json(json!({

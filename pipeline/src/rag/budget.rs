@@ -65,7 +65,11 @@ impl Engine {
                     if known.is_empty() { "" } else { ", " }
                 )));
             }
-            Tokenizer::from_file(&path).map_err(|e| PipelineError::Internal(format!("tokenizer {}: {e}", path.display())))
+            let mut t = Tokenizer::from_file(&path).map_err(|e| PipelineError::Internal(format!("tokenizer {}: {e}", path.display())))?;
+            // A file's own truncation or padding would cap or inflate every count.
+            t.with_truncation(None).map_err(|e| PipelineError::Internal(e.to_string()))?;
+            t.with_padding(None);
+            Ok(t)
         })?;
         Ok(Counter::new(name, tok, false))
     }

@@ -173,7 +173,7 @@ impl Engine {
 
         let t1 = Instant::now();
         let items: Vec<ItemId> = passages.iter().map(|p| p.item).collect::<HashSet<_>>().into_iter().collect();
-        let (texts, rows) = self.item_texts(&items)?;
+        let (texts, rows) = self.item_texts(&passages)?;
         let stored = self.sentences_for(&items, &texts)?;
         let sentences_ms = t1.elapsed().as_secs_f64() * 1e3;
 
@@ -252,6 +252,18 @@ impl Engine {
             }
             out.push(Passage { item: row.item_id, chunks: vec![c], start, end, ms, relevance: rel });
         }
+        // A later chunk can bridge two passages of one item: merge until none overlap.
+        while let Some((i, j)) = (0..out.len()).flat_map(|i| (i + 1..out.len()).map(move |j| (i, j))).find(|&(i, j)| {
+            let (a, b) = (&out[i], &out[j]);
+            a.item == b.item && a.ms.is_none() && b.ms.is_none() && b.start <= a.end && b.end >= a.start
+        }) {
+            let b = out.remove(j);
+            let a = &mut out[i];
+            a.start = a.start.min(b.start);
+            a.end = a.end.max(b.end);
+            a.chunks.extend(b.chunks);
+            a.relevance = a.relevance.or(b.relevance);
+        }
         Ok((out, hidden))
     }
 
@@ -279,13 +291,18 @@ impl Engine {
         Ok(None)
     }
 
-    /// Each item's text and row.
+    /// Each item's text (as far as its passages reach) and row.
     #[allow(clippy::type_complexity)]
-    fn item_texts(&self, items: &[ItemId]) -> Result<(HashMap<ItemId, String>, HashMap<ItemId, crate::store::ItemRow>)> {
+    fn item_texts(&self, passages: &[Passage]) -> Result<(HashMap<ItemId, String>, HashMap<ItemId, crate::store::ItemRow>)> {
+        let mut need: HashMap<ItemId, usize> = HashMap::new();
+        for p in passages {
+            let n = need.entry(p.item).or_default();
+            *n = (*n).max(p.end + 4096);
+        }
         let mut texts = HashMap::new();
         let mut rows = HashMap::new();
-        for &it in items {
-            texts.insert(it, self.item_text(it)?);
+        for (it, n) in need {
+            texts.insert(it, self.item_text_to(it, n)?);
             rows.insert(it, self.item(it)?);
         }
         Ok((texts, rows))

@@ -48,6 +48,8 @@ struct Sent<'a> {
 struct Cand<'a> {
     item: ItemId,
     text: &'a str,
+    /// Byte span of `text` in the item's text.
+    span: (usize, usize),
     sents: Vec<Sent<'a>>,
     header: String,
     header_tokens: usize,
@@ -86,9 +88,21 @@ impl Engine {
                         .collect()
                 })
                 .unwrap_or_default();
+            // The passage widened to its whole first and last sentences, so
+            // the cited span holds everything the compressed text quotes.
+            let sents: Vec<Sent> = sents;
+            let a = sents.first().map_or(a, |s| s.start.min(a));
+            let b = sents.iter().map(|s| s.start + s.text.len()).max().map_or(b, |e| e.max(b));
             let src = Source { title: &row.title, path: &row.path, seconds: p.ms.map(|(a, b)| (a as f64 / 1e3, b as f64 / 1e3)) };
             let header = prompt::header(n + 1, &src);
-            cands.push(Cand { item: p.item, text: text.get(a..b).unwrap_or(""), sents, header_tokens: counter.count(&header) + 2, header });
+            cands.push(Cand {
+                item: p.item,
+                text: text.get(a..b).unwrap_or(""),
+                span: (a, b),
+                sents,
+                header_tokens: counter.count(&header) + 2,
+                header,
+            });
         }
         let original_tokens: usize = cands.iter().map(|c| counter.count(c.text)).sum();
         let drops = matches!(req.compression, Compression::Tokens | Compression::ExtractiveTokens);
@@ -120,8 +134,8 @@ impl Engine {
                         kind: row.kind.clone(),
                         path: row.path.clone(),
                         title: row.title.clone(),
-                        start: char_offset(text, p.start),
-                        end: char_offset(text, p.end),
+                        start: char_offset(text, cands[i].span.0),
+                        end: char_offset(text, cands[i].span.1),
                         start_s: p.ms.map(|m| m.0 as f64 / 1e3),
                         end_s: p.ms.map(|m| m.1 as f64 / 1e3),
                         relevance: p.relevance,
@@ -140,26 +154,25 @@ impl Engine {
 
     /// Drop the least informative words of the kept sentences so their
     /// text, with the headers of the passages they open, fits `budget`.
-    /// Sentences scored at ingest have their token bits; the others are
-    /// scored now (each passage's kept region in one pass) and stored.
+    /// Sentences scored at ingest have their token bits; when a kept one
+    /// has none, every unscored sentence of its passage is scored now in
+    /// one pass (so a score depends on the passage, not on what this query
+    /// kept) and stored.
     fn drop_words(&self, cands: &[Cand], kept: &[Vec<usize>], counter: &Counter, budget: usize) -> Result<HashMap<(usize, usize), String>> {
         let scorer = self.token_scorer()?;
         let mut bits: HashMap<(usize, usize), Vec<(u16, f32)>> = HashMap::new();
         for (g, ks) in kept.iter().enumerate() {
             let c = &cands[g];
-            let mut missing = Vec::new();
             for &j in ks {
-                match c.sents[j].bits {
-                    Some(b) => {
-                        bits.insert((g, j), b.to_vec());
-                    }
-                    None => missing.push(j),
+                if let Some(b) = c.sents[j].bits {
+                    bits.insert((g, j), b.to_vec());
                 }
             }
-            if missing.is_empty() {
+            if ks.iter().all(|j| bits.contains_key(&(g, *j))) {
                 continue;
             }
-            // Score the kept sentences as one text (the LM reads them in order).
+            let missing: Vec<usize> = (0..c.sents.len()).filter(|&j| c.sents[j].bits.is_none()).collect();
+            // The passage's unscored sentences as one text (the LM reads them in order).
             let parts: Vec<&str> = missing.iter().map(|&j| c.sents[j].text).collect();
             let joined = parts.join(" ");
             let mut spans = Vec::with_capacity(parts.len());

@@ -152,10 +152,8 @@ fn push_tags(text: &str, s: usize, e: usize, out: &mut Vec<(usize, usize)>) {
 
 /// Length of a block tag at the start of `s` (`<P>`, `</Li>`, `<Tr class=x>`).
 fn block_tag_len(s: &str) -> Option<usize> {
-    let close = s.find('>')?;
-    if close > 40 {
-        return None;
-    }
+    // Only a short tag counts: look at the next 42 bytes, not the whole rest.
+    let close = s.as_bytes().iter().take(42).position(|&b| b == b'>')?;
     let inner = s[1..close].trim_start_matches('/');
     let name: String = inner.chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
     let rest = &inner[name.len()..];
@@ -221,7 +219,8 @@ fn period_ends(piece: &str, at: usize, next: Option<char>) -> bool {
     if !(n.is_uppercase() || n.is_ascii_digit() || matches!(n, '"' | '\'' | '(' | '[' | '“' | '‘' | '<' | '*' | '-')) {
         return false;
     }
-    let word_start = piece[..at].rfind(|c: char| c.is_whitespace() || c == '(' || c == '"').map_or(0, |p| p + 1);
+    let word_start =
+        piece[..at].char_indices().rev().find(|&(_, c)| c.is_whitespace() || c == '(' || c == '"').map_or(0, |(p, c)| p + c.len_utf8());
     let word = &piece[word_start..at];
     if word.is_empty() {
         return true;
@@ -308,6 +307,14 @@ mod tests {
         let parts = split(&long);
         assert!(parts.len() >= 3 && parts.iter().all(|(s, e)| e - s <= MAX_BYTES), "{parts:?}");
         assert!(parts.windows(2).all(|w| w[0].1 <= w[1].0));
+    }
+
+    #[test]
+    fn multi_byte_spaces_before_a_period_do_not_panic() {
+        assert_eq!(sents("a\u{a0}b. C d."), vec!["a\u{a0}b.", "C d."]);
+        assert_eq!(sents("10\u{a0}km. The\u{3000}end. Ok"), vec!["10\u{a0}km.", "The\u{3000}end.", "Ok"]);
+        let many = "<".repeat(100_000);
+        assert_eq!(split(&many).len(), 100_000usize.div_ceil(MAX_BYTES));
     }
 
     #[test]

@@ -45,6 +45,10 @@ async fn upstream() -> (String, Arc<Mutex<Vec<Value>>>) {
                         });
                         ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(parts)).into_response()
                     }
+                    "crlf" => {
+                        let text = format!("{}{}data: [DONE]\r\n\r\n", chunk("The flight ").replace("\n\n", "\r\n\r\n"), chunk("leaves Tuesday.").replace("\n\n", "\r\n\r\n"));
+                        ([(header::CONTENT_TYPE, "text/event-stream")], text).into_response()
+                    }
                     _ if body["stream"] == true => {
                         let text = format!("{}{}data: [DONE]\n\n", chunk("The flight leaves "), chunk("Tuesday [1]."));
                         ([(header::CONTENT_TYPE, "text/event-stream")], text).into_response()
@@ -107,6 +111,11 @@ async fn the_proxy_injects_cited_context_and_streams_the_answer_with_sources() {
     assert_eq!(sent["messages"][0]["role"], "system");
     assert!(system.contains("[1] ") && system.contains("Tuesday at 9.40"), "{system}");
     assert!(sent.get("pith").is_none(), "pith's own options stay here");
+    // Events separated by CRLF blank lines (sse-starlette, llama-cpp-python) are forwarded too.
+    let (s, _, body) = chat(&st, ask("crlf", true)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(body.contains("The flight ") && body.contains("leaves Tuesday.") && body.contains("Sources:"), "{body}");
+    assert!(body.find("leaves Tuesday.").unwrap() < body.find("Sources:").unwrap() && body.matches("[DONE]").count() == 1, "{body}");
     // Not streaming: one JSON answer with the sources in the message.
     let (s, _, body) = chat(&st, ask("ok", false)).await;
     assert_eq!(s, StatusCode::OK);

@@ -137,6 +137,21 @@ fn speech_is_searchable_to_the_second() {
     let text = e.item_text(top.id).unwrap();
     let w = wer(&SENTENCES.join(" "), &text);
     assert!(w < 0.25, "WER {w:.3}: {text}");
+    // Every segment's stored span points at its own words in that text (a
+    // RAG context cites spans of it), and the context for the question
+    // quotes the Tuesday segment with its time.
+    for c in e.chunks_of_item(top.id).unwrap() {
+        assert_eq!(&text[c.start as usize..c.end as usize], c.text, "segment at {:?} ms", c.start_ms);
+    }
+    let ctx = e
+        .rag_context(&pith_pipeline::rag::RagRequest {
+            min_relevance: Some(0.0),
+            ..pith_pipeline::rag::RagRequest::new("where did someone say the meeting moved to tuesday")
+        })
+        .unwrap();
+    let c = &ctx.contexts[0];
+    assert!(c.compressed.to_lowercase().contains("tuesday") && c.start_s.is_some(), "{}", ctx.prompt);
+    assert!(ctx.prompt.contains(" s)"), "the header gives the time span: {}", ctx.prompt);
 }
 
 #[test]

@@ -96,6 +96,16 @@ fn a_registered_tokenizer_counts_the_budget() {
     assert_eq!(r.tokenizer, "words");
     let words = r.prompt.split(|c: char| c.is_whitespace()).filter(|w| !w.is_empty()).count();
     assert!(r.prompt_tokens <= 40 && r.prompt_tokens >= words, "{} tokens, {words} words:\n{}", r.prompt_tokens, r.prompt);
+    // A file's own truncation must not cap the counts.
+    std::fs::write(
+        &file,
+        WORDS_TOKENIZER
+            .replace(r#""truncation":null"#, r#""truncation":{"direction":"Right","max_length":4,"strategy":"LongestFirst","stride":0}"#),
+    )
+    .unwrap();
+    e.add_tokenizer("capped", &file).unwrap();
+    let r = e.rag_context(&RagRequest { tokenizer: Some("capped".into()), ..req("bake the sourdough bread", 40) }).unwrap();
+    assert!(r.prompt_tokens > 4 && r.prompt_tokens <= 40, "{}", r.prompt_tokens);
     let err = e.rag_context(&RagRequest { tokenizer: Some("gpt9".into()), ..req("bread", 40) }).unwrap_err();
     assert!(err.to_string().contains("no tokenizer `gpt9`"), "{err}");
     assert!(e.add_tokenizer("../evil", &file).is_err());
