@@ -242,10 +242,13 @@ fn settings(cfg: EngineConfig, c: ConfigCmd) -> Result<()> {
                 if engine.logs_queries() { "on" } else { "off" },
                 engine.query_log_len().unwrap_or(0)
             );
+            for (k, default) in [("rag.sentence-vectors", "on"), ("rag.token-scores", "off"), ("rag.token-scorer", "lm")] {
+                println!("{k} = {}", engine.setting(k).unwrap_or_else(|| default.into()));
+            }
         }
         ConfigCmd::Set { key, value } => {
             let parts: Vec<&str> = key.split('.').collect();
-            if parts.first() == Some(&"search") || parts.last() == Some(&"hubness") {
+            if matches!(parts.first(), Some(&"search") | Some(&"rag")) || parts.last() == Some(&"hubness") {
                 let engine = Engine::open(cfg)?;
                 engine.set_setting(&key, Some(&value))?;
                 println!("{key} = {}", engine.setting(&key).unwrap_or_else(|| "default".into()));
@@ -253,7 +256,7 @@ fn settings(cfg: EngineConfig, c: ConfigCmd) -> Result<()> {
             }
             let (label, what) = match parts[..] {
                 ["space", label, what] => (label, what),
-                _ => bail!("unknown key `{key}` (space.<label>.codec, .memory-budget or .hubness, search.fusion, search.semantic-ratio, search.min-relevance)"),
+                _ => bail!("unknown key `{key}` (space.<label>.codec, .memory-budget or .hubness, search.fusion, search.semantic-ratio, search.min-relevance, search.log-queries, rag.sentence-vectors, rag.token-scores, rag.token-scorer)"),
             };
             let engine = Engine::open(cfg)?;
             let codec = match what {

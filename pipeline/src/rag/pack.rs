@@ -218,7 +218,9 @@ fn choose(req: &RagRequest, counter: &Counter, qvec: &[f32], cands: &[Cand], bud
                 let mut opened = false;
                 for (j, s) in c.sents.iter().enumerate() {
                     let cost = s.tokens + if opened { 1 } else { c.header_tokens };
-                    if used + cost > budget {
+                    // The first sentence always goes in: dropping words may
+                    // still fit it (else the final trim removes it).
+                    if used + cost > budget && used > 0 {
                         break 'passages;
                     }
                     used += cost;

@@ -11,7 +11,7 @@
 //! any content word, each group least informative first: on L-Eval's
 //! multi-document QA, ranking all words by bits alone dropped answer words
 //! that a function word could have paid for. Words that change meaning when lost are never
-//! dropped: anything with a digit (numbers, dates, versions), URLs and
+//! dropped: anything with a digit or a number word (numbers, dates, versions), URLs and
 //! paths, code identifiers (`snake_case`, `camelCase`, `a.b`, `f()`, `::`),
 //! negations, month names, capitalised words inside a sentence (names),
 //! and each sentence's last word (its closing punctuation).
@@ -25,7 +25,7 @@ use crate::error::{PipelineError, Result};
 /// Share of the budget extractive selection fills before words are
 /// dropped (`extractive+tokens`): selection takes `budget / KEEP` tokens of
 /// sentences, dropping brings them down to the budget.
-pub const KEEP: f32 = 0.7;
+pub const KEEP: f32 = 0.76;
 
 /// A token's end (bytes from its sentence's start) and its bits.
 pub type TokenBits = Vec<(u16, f32)>;
@@ -97,6 +97,56 @@ pub fn per_sentence(spans: &[(usize, usize)], toks: &[(usize, usize, f32)]) -> V
 }
 
 const NEGATIONS: &[&str] = &["not", "no", "never", "nor", "none", "nothing", "nobody", "neither", "without", "cannot", "nowhere"];
+/// Numbers written as words are numbers too.
+const NUMBER_WORDS: &[&str] = &[
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "sixty",
+    "seventy",
+    "eighty",
+    "ninety",
+    "hundred",
+    "thousand",
+    "million",
+    "billion",
+    "trillion",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "once",
+    "twice",
+    "half",
+    "dozen",
+];
 const MONTHS: &[&str] = &[
     "january",
     "february",
@@ -131,7 +181,13 @@ pub fn protected(word: &str, first_in_sentence: bool) -> bool {
     if word.chars().any(|c| c.is_ascii_digit()) || word.contains("://") || word.starts_with("www.") || word.contains('/') {
         return true;
     }
-    if NEGATIONS.contains(&lower.as_str()) || lower.ends_with("n't") || lower.ends_with("n’t") || MONTHS.contains(&lower.as_str()) {
+    let number_word = lower.split('-').all(|p| NUMBER_WORDS.contains(&p));
+    if NEGATIONS.contains(&lower.as_str())
+        || lower.ends_with("n't")
+        || lower.ends_with("n’t")
+        || MONTHS.contains(&lower.as_str())
+        || number_word
+    {
         return true;
     }
     let code = core.contains('_')
@@ -246,6 +302,8 @@ mod tests {
             ("April", false),
             ("Lisbon", false),
             ("v2", false),
+            ("thirteen", false),
+            ("twenty-five", false),
         ] {
             assert!(protected(w, first), "{w}");
         }

@@ -1,19 +1,8 @@
-use pith_models::{ClapEncoder, ModelCache};
+use pith_models::ClapEncoder;
 use pith_pipeline::search::{Filters, Mode, SearchRequest};
 use pith_pipeline::{Engine, Kind};
 
 use super::common::*;
-
-/// A model cache (links to the real models) without a CLAP model.
-fn cache_without_clap(dir: &std::path::Path) -> ModelCache {
-    let real = models();
-    let cache_dir = dir.join("models");
-    std::fs::create_dir_all(&cache_dir).unwrap();
-    for name in ["onnxruntime", "minilm-l6-v2-int8", "efficientnet-lite0", "whisper-tiny-en"] {
-        std::os::unix::fs::symlink(real.dir(name), cache_dir.join(name)).unwrap();
-    }
-    ModelCache::new(&cache_dir)
-}
 
 /// A user-supplied CLAP export (a tiny random-weight one `make testdata`
 /// generates with the supported signatures, 8 kHz, 2 s windows) registers;
@@ -24,7 +13,7 @@ fn a_registered_clap_model_makes_sounds_searchable() {
     let tiny = testdata().join("tiny-clap");
     assert!(tiny.join("audio.onnx").exists(), "run `make testdata` (scripts/make_tiny_clap.py)");
     let d = tempfile::tempdir().unwrap();
-    let cache = cache_without_clap(d.path());
+    let cache = linked_cache(d.path(), &["onnxruntime", "minilm-l6-v2-int8", "efficientnet-lite0", "whisper-tiny-en"]);
     let err = ClapEncoder::register(&cache.root, &testdata().join("tiny-clip"), &cache.dir("clap")).unwrap_err().to_string();
     assert!(err.contains("audio.onnx"), "{err}");
     assert_eq!(ClapEncoder::register(&cache.root, &tiny, &cache.dir("clap")).unwrap().dim, 8);

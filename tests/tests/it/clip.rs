@@ -1,19 +1,8 @@
-use pith_models::{ClipEncoder, ModelCache};
+use pith_models::ClipEncoder;
 use pith_pipeline::search::{Filters, Mode, SearchRequest};
 use pith_pipeline::{Engine, Kind};
 
 use super::common::*;
-
-/// A model cache (links to the real models) that has no CLIP model yet.
-fn cache_without_clip(dir: &std::path::Path) -> ModelCache {
-    let real = models();
-    let cache_dir = dir.join("models");
-    std::fs::create_dir_all(&cache_dir).unwrap();
-    for name in ["onnxruntime", "minilm-l6-v2-int8", "efficientnet-lite0"] {
-        std::os::unix::fs::symlink(real.dir(name), cache_dir.join(name)).unwrap();
-    }
-    ModelCache::new(&cache_dir)
-}
 
 /// A user-supplied CLIP export (here a tiny random-weight one the test data
 /// step generates with the same signatures) registers, embeds images and
@@ -23,7 +12,7 @@ fn a_registered_clip_model_adds_a_searchable_space() {
     let tiny = testdata().join("tiny-clip");
     assert!(tiny.join("visual.onnx").exists(), "run `make testdata` (scripts/make_tiny_clip.py)");
     let d = tempfile::tempdir().unwrap();
-    let cache = cache_without_clip(d.path());
+    let cache = linked_cache(d.path(), &["onnxruntime", "minilm-l6-v2-int8", "efficientnet-lite0"]);
     // A directory missing a file is refused with a clear message.
     let err = ClipEncoder::register(&cache.root, &testdata().join("skimage"), &cache.dir("clip")).unwrap_err().to_string();
     assert!(err.contains("visual.onnx"), "{err}");
@@ -66,7 +55,7 @@ fn a_registered_clip_model_adds_a_searchable_space() {
 fn spaces_are_name_model_dim_and_new_ones_are_backfilled() {
     let tiny = testdata().join("tiny-clip");
     let d = tempfile::tempdir().unwrap();
-    let cache = cache_without_clip(d.path());
+    let cache = linked_cache(d.path(), &["onnxruntime", "minilm-l6-v2-int8", "efficientnet-lite0"]);
     let store = d.path().join("store");
     let dir = d.path().join("imgs");
     photos(&dir, &["chelsea.png", "coffee.png"]);

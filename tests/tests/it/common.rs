@@ -52,3 +52,15 @@ pub fn pith_bin() -> PathBuf {
     assert!(p.exists(), "{} missing: run `cargo build -p pith` first (make test does)", p.display());
     p
 }
+
+/// A model cache in `dir` that links these models from the real one (so a
+/// test can register a user-supplied model without touching the real cache).
+pub fn linked_cache(dir: &Path, names: &[&str]) -> ModelCache {
+    let real = models();
+    let cache_dir = dir.join("models");
+    std::fs::create_dir_all(&cache_dir).unwrap();
+    for name in names {
+        std::os::unix::fs::symlink(real.dir(name), cache_dir.join(name)).unwrap();
+    }
+    ModelCache::new(&cache_dir)
+}

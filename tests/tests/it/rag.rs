@@ -158,9 +158,10 @@ fn token_dropping_fits_the_budget_and_keeps_every_protected_word() {
     let stored = e.stored_sentences(&[id]).unwrap();
     assert!(stored[&id].iter().all(|s| s.token_bits.as_ref().is_some_and(|b| !b.is_empty())), "scored at ingest");
     let whole = e.rag_context(&RagRequest { compression: Compression::None, ..req("when does the bridge open", 500) }).unwrap();
-    // Budgets under the whole text but over KEEP of it: every sentence is
-    // selected and words must go.
-    for budget in [whole.prompt_tokens * 9 / 10, whole.prompt_tokens * 3 / 4] {
+    // A tenth, then a fifth of the text's tokens must go: every sentence is
+    // still selected (the budget over KEEP covers the text) and words go.
+    let text = whole.contexts[0].original_tokens;
+    for budget in [whole.prompt_tokens - text / 10, whole.prompt_tokens - text / 5] {
         let r = e.rag_context(&RagRequest { compression: Compression::Tokens, ..req("when does the bridge open", budget) }).unwrap();
         assert!(r.prompt_tokens <= budget, "{}: {}", r.prompt_tokens, r.prompt);
         assert!(r.prompt_tokens < whole.prompt_tokens, "words were dropped");
@@ -169,7 +170,7 @@ fn token_dropping_fits_the_budget_and_keeps_every_protected_word() {
             assert!(kept.split_whitespace().any(|k| k == w), "{w} dropped at {budget}: {kept}");
         }
     }
-    let budget = whole.prompt_tokens * 2 / 3;
+    let budget = whole.prompt_tokens - text / 3;
     let both =
         e.rag_context(&RagRequest { compression: Compression::ExtractiveTokens, ..req("when does the bridge open", budget) }).unwrap();
     let kept = &both.contexts[0].compressed;
@@ -191,4 +192,24 @@ fn read_only_context_on_a_store_an_older_pith_wrote_makes_its_own_sentences() {
         let r = e.rag_context(&req("when does the flight to Lisbon leave", 60)).unwrap();
         assert!(r.contexts[0].compressed.contains("9.40"), "schema {version}: {}", r.prompt);
     }
+}
+
+#[test]
+fn the_cli_sets_and_shows_the_rag_settings() {
+    let d = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(super::common::pith_bin())
+            .args(["--data", d.path().join("store").to_str().unwrap()])
+            .args(args)
+            .env("PITH_MODELS", super::common::models().root)
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    assert!(run(&["config", "set", "rag.token-scores", "on"]).0);
+    assert!(run(&["config", "set", "rag.sentence-vectors", "off"]).0);
+    let (ok, msg) = run(&["config", "set", "rag.token-scorer", "gpt"]);
+    assert!(!ok && msg.contains("lm or llmlingua2"), "{msg}");
+    let (ok, shown) = run(&["config", "get"]);
+    assert!(ok && shown.contains("rag.token-scores = on") && shown.contains("rag.sentence-vectors = off"), "{shown}");
 }
