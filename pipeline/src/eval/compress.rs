@@ -169,13 +169,7 @@ fn drop_to_budget(
     if before <= budget || sents.is_empty() {
         return Ok((joined, before));
     }
-    let mut spans = Vec::with_capacity(sents.len());
-    let mut at = 0;
-    for s in sents {
-        spans.push((at, at + s.len()));
-        at += s.len() + 1;
-    }
-    let bits = tokens::per_sentence(&spans, &tokens::score_text(tokens::Scorer::SelfInformation(lm), &joined)?);
+    let bits = tokens::score_joined(tokens::Scorer::SelfInformation(lm), sents)?;
     let pairs: Vec<(&str, &[(u16, f32)])> = sents.iter().zip(&bits).map(|(s, b)| (*s, b.as_slice())).collect();
     let c = |t: &str| count(t).unwrap_or(usize::MAX);
     Ok((tokens::drop_words(&pairs, budget, false, &c).join(" "), before))

@@ -50,6 +50,8 @@ struct Cand<'a> {
     text: &'a str,
     /// Byte span of `text` in the item's text.
     span: (usize, usize),
+    /// Tokens of `text`.
+    tokens: usize,
     sents: Vec<Sent<'a>>,
     header: String,
     header_tokens: usize,
@@ -95,19 +97,21 @@ impl Engine {
             let b = sents.iter().map(|s| s.start + s.text.len()).max().map_or(b, |e| e.max(b));
             let src = Source { title: &row.title, path: &row.path, seconds: p.ms.map(|(a, b)| (a as f64 / 1e3, b as f64 / 1e3)) };
             let header = prompt::header(n + 1, &src);
+            let body = text.get(a..b).unwrap_or("");
             cands.push(Cand {
                 item: p.item,
-                text: text.get(a..b).unwrap_or(""),
+                text: body,
                 span: (a, b),
+                tokens: counter.count(body),
                 sents,
                 header_tokens: counter.count(&header) + 2,
                 header,
             });
         }
-        let original_tokens: usize = cands.iter().map(|c| counter.count(c.text)).sum();
+        let original_tokens: usize = cands.iter().map(|c| c.tokens).sum();
         let drops = matches!(req.compression, Compression::Tokens | Compression::ExtractiveTokens);
         let budget = if drops { (req.token_budget as f32 / tokens::KEEP) as usize } else { req.token_budget };
-        let (mut kept, mut weakest) = choose(req, counter, x.qvec, &cands, budget);
+        let (mut kept, mut weakest) = choose(req, x.qvec, &cands, budget);
         let mut dropped: HashMap<(usize, usize), String> = HashMap::new();
         if drops {
             dropped = self.drop_words(&cands, &kept, counter, req.token_budget)?;
@@ -140,7 +144,7 @@ impl Engine {
                         end_s: p.ms.map(|m| m.1 as f64 / 1e3),
                         relevance: p.relevance,
                         text: cands[i].text.to_string(),
-                        original_tokens: counter.count(cands[i].text),
+                        original_tokens: cands[i].tokens,
                         kept_tokens: kt,
                         compressed,
                     });
@@ -174,14 +178,7 @@ impl Engine {
             let missing: Vec<usize> = (0..c.sents.len()).filter(|&j| c.sents[j].bits.is_none()).collect();
             // The passage's unscored sentences as one text (the LM reads them in order).
             let parts: Vec<&str> = missing.iter().map(|&j| c.sents[j].text).collect();
-            let joined = parts.join(" ");
-            let mut spans = Vec::with_capacity(parts.len());
-            let mut at = 0;
-            for t in &parts {
-                spans.push((at, at + t.len()));
-                at += t.len() + 1;
-            }
-            let per = tokens::per_sentence(&spans, &tokens::score_text(scorer, &joined)?);
+            let per = tokens::score_joined(scorer, &parts)?;
             let mut to_store = Vec::new();
             for (&j, b) in missing.iter().zip(per) {
                 to_store.push((c.sents[j].ord, b.clone()));
@@ -207,7 +204,7 @@ impl Engine {
 /// Kept sentence positions per passage, and all kept ones weakest first
 /// (what the final fitting loop drops).
 #[allow(clippy::type_complexity)]
-fn choose(req: &RagRequest, counter: &Counter, qvec: &[f32], cands: &[Cand], budget: usize) -> (Vec<Vec<usize>>, Vec<(usize, usize)>) {
+fn choose(req: &RagRequest, qvec: &[f32], cands: &[Cand], budget: usize) -> (Vec<Vec<usize>>, Vec<(usize, usize)>) {
     let mut kept: Vec<Vec<usize>> = vec![Vec::new(); cands.len()];
     let mut scored: Vec<(usize, usize, f32)> = Vec::new();
     match req.compression {
@@ -233,7 +230,7 @@ fn choose(req: &RagRequest, counter: &Counter, qvec: &[f32], cands: &[Cand], bud
         Compression::None => {
             let mut used = 0;
             for (i, c) in cands.iter().enumerate() {
-                let cost = c.header_tokens + counter.count(c.text);
+                let cost = c.header_tokens + c.tokens;
                 if used + cost <= budget {
                     used += cost;
                     kept[i] = (0..c.sents.len()).collect();

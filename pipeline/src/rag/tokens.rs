@@ -79,6 +79,18 @@ impl Engine {
     }
 }
 
+/// Token scores of sentences read together, in order (joined by spaces, so
+/// each is scored in the context of those before it).
+pub fn score_joined(scorer: Scorer, sents: &[&str]) -> Result<Vec<TokenBits>> {
+    let mut spans = Vec::with_capacity(sents.len());
+    let mut at = 0;
+    for s in sents {
+        spans.push((at, at + s.len()));
+        at += s.len() + 1;
+    }
+    Ok(per_sentence(&spans, &score_text(scorer, &sents.join(" "))?))
+}
+
 /// Tokens of `text` grouped by the sentence (byte span) their first byte
 /// falls in, with ends relative to the sentence.
 pub fn per_sentence(spans: &[(usize, usize)], toks: &[(usize, usize, f32)]) -> Vec<TokenBits> {
