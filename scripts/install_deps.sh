@@ -11,6 +11,13 @@ command -v chromium >/dev/null || need+=(chromium)
 # espeak-ng speaks the sentences the speech tests transcribe.
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
+# Documents: tesseract reads the text in images and scanned pages; pdftotext
+# (poppler) is the reference `pith eval pdf` compares PDFium with; the DejaVu
+# fonts draw the OCR test images.
+command -v tesseract >/dev/null || need+=(tesseract-ocr)
+[ -f /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ] || need+=(tesseract-ocr-eng)
+command -v pdftotext >/dev/null || need+=(poppler-utils)
+[ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
 command -v cargo >/dev/null || { echo "cargo (Rust toolchain) is required: https://rustup.rs"; exit 1; }
 if ((${#need[@]})); then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

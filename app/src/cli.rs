@@ -181,6 +181,13 @@ pub enum KindArg {
     Image,
     Audio,
     Video,
+    Pdf,
+    Document,
+    Spreadsheet,
+    Slides,
+    Ebook,
+    /// Photos and scans with words in them (OCR).
+    Textimage,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -282,6 +289,25 @@ pub enum EvalCmd {
         queries: PathBuf,
         #[arg(long, default_value_t = 10)]
         k: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// OCR character and word error rates and images/s on images with a
+    /// same-named `.txt` holding their true text; `--photos` judges the
+    /// cheap text test on pictures without text (false alarms).
+    Ocr {
+        dir: PathBuf,
+        #[arg(long)]
+        photos: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// PDF text by PDFium (what ingest uses) against poppler's pdftotext on
+    /// the same files: pages/s of each and their word agreement.
+    Pdf {
+        /// PDF files, or folders searched for them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
     },

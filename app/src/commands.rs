@@ -110,6 +110,12 @@ pub fn filters_from(
             KindArg::Image => Kind::Image,
             KindArg::Audio => Kind::Audio,
             KindArg::Video => Kind::Video,
+            KindArg::Pdf => Kind::Pdf,
+            KindArg::Document => Kind::Document,
+            KindArg::Spreadsheet => Kind::Spreadsheet,
+            KindArg::Slides => Kind::Slides,
+            KindArg::Ebook => Kind::Ebook,
+            KindArg::Textimage => Kind::TextImage,
         }),
         path_prefix: path.map(|p| std::path::absolute(&p).map(|a| a.to_string_lossy().into_owned()).unwrap_or(p)),
         after: date(after, "after")?,
@@ -162,8 +168,12 @@ fn print_hits(hits: &[SearchHit], json: bool) -> Result<()> {
     for (i, h) in hits.iter().enumerate() {
         let rel = h.relevance.map(|r| format!(", relevance {r:.2}")).unwrap_or_default();
         writeln!(out, "{:>2}. [{}] {}  (id {}, score {:.4}{rel})", i + 1, h.kind, h.title, h.id, h.score)?;
-        match (h.start, h.end) {
-            (Some(s), Some(t)) => writeln!(out, "    {}  @ {}–{}", h.path, pith_pipeline::dates::clock(s), pith_pipeline::dates::clock(t))?,
+        match (h.start, h.end, h.page, &h.section) {
+            (Some(s), Some(t), ..) => {
+                writeln!(out, "    {}  @ {}–{}", h.path, pith_pipeline::dates::clock(s), pith_pipeline::dates::clock(t))?
+            }
+            (_, _, Some(p), _) => writeln!(out, "    {}  page {p}", h.path)?,
+            (_, _, _, Some(sec)) => writeln!(out, "    {}  § {sec}", h.path)?,
             _ => writeln!(out, "    {}", h.path)?,
         }
         if !h.snippet.is_empty() {
@@ -201,8 +211,8 @@ fn status(cfg: EngineConfig, json: bool, errors: usize) -> Result<()> {
     println!("store: {}", s.data_dir);
     let c = &s.counts;
     println!(
-        "files: {}  text items: {}  images: {}  recordings: {}  videos: {}  chunks: {}  vectors: {}",
-        c.files, c.text_items, c.image_items, c.audio_items, c.video_items, c.chunks, c.vectors
+        "files: {}  text items: {}  documents: {}  images: {} ({} with text)  recordings: {}  videos: {}  chunks: {}  vectors: {}",
+        c.files, c.text_items, c.document_items, c.image_items, c.ocr_items, c.audio_items, c.video_items, c.chunks, c.vectors
     );
     let mut spaces = s.spaces.clone();
     spaces.sort_by(|a, b| (&a.label, &a.state).cmp(&(&b.label, &b.state)));
@@ -346,6 +356,56 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
                         r.ingest.files_seen as f64 / r.ingest.seconds.max(1e-9)
                     );
                 }
+            }
+        }
+        EvalCmd::Ocr { dir, photos, json } => {
+            let r = pith_pipeline::eval::ocr::run(&dir, photos.as_deref(), &cfg.ocr)?;
+            progress.finish();
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                for f in &r.files {
+                    println!(
+                        "{:>6.2}% CER {:>6.2}% WER {:>6.2} s  text test {}  {}",
+                        f.cer * 100.0,
+                        f.wer * 100.0,
+                        f.seconds,
+                        if f.passes_test { "yes" } else { "no " },
+                        f.file
+                    );
+                }
+                println!(
+                    "overall: CER {:.2}%  WER {:.2}% over {} images, {:.2} images/s; text test sends {:.0}% of them to OCR",
+                    r.cer * 100.0,
+                    r.wer * 100.0,
+                    r.files.len(),
+                    r.images_per_second,
+                    r.test_recall * 100.0
+                );
+                if r.photos > 0 {
+                    println!("photos without text: {} judged, {:.1}% wrongly sent to OCR", r.photos, r.photos_sent * 100.0);
+                }
+            }
+        }
+        EvalCmd::Pdf { paths, json } => {
+            let r = pith_pipeline::eval::pdf::run(&paths, &cfg.models.root)?;
+            progress.finish();
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                for f in &r.files {
+                    println!(
+                        "{:>5} pages  PDFium {:>7.3} s  pdftotext {:>7.3} s  words {:>7} / {:>7}  agreement {:.4}  {}",
+                        f.pages, f.pdfium_s, f.pdftotext_s, f.pdfium_words, f.pdftotext_words, f.agreement, f.file
+                    );
+                }
+                for (f, why) in &r.failed {
+                    println!("failed: {f}: {why}");
+                }
+                println!(
+                    "overall: {} pages; PDFium {:.1} pages/s, pdftotext {:.1} pages/s; word agreement {:.4}",
+                    r.pages, r.pdfium_pages_per_s, r.pdftotext_pages_per_s, r.agreement
+                );
             }
         }
         EvalCmd::Asr { dir, json } => {
@@ -665,6 +725,7 @@ fn bench(cfg: EngineConfig, b: BenchCmd) -> Result<()> {
                 "files": r.files_seen, "seconds": r.seconds, "model_load_seconds": load_s,
                 "files_per_s": r.files_seen as f64 / s, "images_per_s": r.images as f64 / s,
                 "text_chunks_per_s": r.text_chunks as f64 / s, "images": r.images, "text_chunks": r.text_chunks,
+                "pdf_pages": r.pdf_pages, "pdf_pages_per_s": r.pdf_pages as f64 / s, "ocr_images": r.ocr_images,
                 "failed": r.failed, "peak_rss_mb": peak_rss_mb(),
             });
             if json {

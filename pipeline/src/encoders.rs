@@ -23,11 +23,12 @@ pub mod space {
     pub const CLAP: &str = "clap";
 
     /// The kinds of item whose chunks a space holds vectors for. The text
-    /// space embeds every chunk with text (documents, transcript segments);
+    /// space embeds every chunk with text (documents, transcript segments,
+    /// the words OCR found in a photo);
     /// the image spaces embed photos (video frames are embedded at ingest).
     pub fn kinds_of(label: &str) -> &'static [&'static str] {
         match label {
-            TEXT => &["text", "audio", "video"],
+            TEXT => &["text", "pdf", "document", "spreadsheet", "slides", "ebook", "audio", "video", "image"],
             // CLAP segments exist only when the model was there at ingest.
             CLAP => &[],
             _ => &["image"],

@@ -53,6 +53,8 @@ pub struct EngineConfig {
     pub rrf_k: f32,
     pub weights: crate::types::Weights,
     pub video: crate::types::VideoConfig,
+    /// Text in images and scanned PDF pages.
+    pub ocr: crate::decode::ocr::OcrConfig,
 }
 
 impl EngineConfig {
@@ -68,6 +70,7 @@ impl EngineConfig {
             rrf_k: 60.0,
             weights: Default::default(),
             video: Default::default(),
+            ocr: Default::default(),
         }
     }
 

@@ -14,6 +14,20 @@ pub enum Kind {
     Audio,
     /// A video: transcript segments and merged visual segments, with time spans.
     Video,
+    /// A PDF: its chunks lie within pages (each chunk knows its page).
+    Pdf,
+    /// A word-processor file (DOCX, ODT): chunks carry their heading.
+    Document,
+    /// XLSX or ODS: chunks are runs of rows, titled by sheet and rows.
+    Spreadsheet,
+    /// PPTX or ODP: one section per slide.
+    Slides,
+    /// EPUB: one section per chapter.
+    Ebook,
+    /// A filter only, never stored: photos and scans whose pixels carry
+    /// words (images with OCR text).
+    #[serde(rename = "textimage")]
+    TextImage,
 }
 
 impl Kind {
@@ -23,7 +37,19 @@ impl Kind {
             Kind::Image => "image",
             Kind::Audio => "audio",
             Kind::Video => "video",
+            Kind::Pdf => "pdf",
+            Kind::Document => "document",
+            Kind::Spreadsheet => "spreadsheet",
+            Kind::Slides => "slides",
+            Kind::Ebook => "ebook",
+            Kind::TextImage => "textimage",
         }
+    }
+
+    /// Kinds whose items are made of extracted text (search them in the text
+    /// space and with BM25 only; the image spaces hold none of their chunks).
+    pub fn is_textual(&self) -> bool {
+        matches!(self, Kind::Text | Kind::Pdf | Kind::Document | Kind::Spreadsheet | Kind::Slides | Kind::Ebook)
     }
     pub fn parse(s: &str) -> Option<Kind> {
         match s {
@@ -31,6 +57,12 @@ impl Kind {
             "image" | "images" => Some(Kind::Image),
             "audio" | "audios" => Some(Kind::Audio),
             "video" | "videos" => Some(Kind::Video),
+            "pdf" | "pdfs" => Some(Kind::Pdf),
+            "document" | "documents" | "doc" | "docs" => Some(Kind::Document),
+            "spreadsheet" | "spreadsheets" | "sheet" | "sheets" => Some(Kind::Spreadsheet),
+            "slides" | "slide" | "presentation" | "presentations" => Some(Kind::Slides),
+            "ebook" | "ebooks" | "e-book" | "book" | "books" => Some(Kind::Ebook),
+            "textimage" | "text-in-image" | "ocr" | "scan" | "scans" => Some(Kind::TextImage),
             _ => None,
         }
     }
@@ -73,9 +105,15 @@ impl Filters {
     pub fn sql(&self) -> (String, Vec<Value>) {
         let mut cond = vec!["1".to_string()];
         let mut args = Vec::new();
-        if let Some(k) = self.kind {
-            args.push(Value::Text(k.as_str().into()));
-            cond.push(format!("i.kind = ?{}", args.len()));
+        match self.kind {
+            Some(Kind::TextImage) => cond.push(
+                "i.kind = 'image' AND EXISTS (SELECT 1 FROM chunks oc WHERE oc.item_id = i.id AND coalesce(oc.text, '') != '')".into(),
+            ),
+            Some(k) => {
+                args.push(Value::Text(k.as_str().into()));
+                cond.push(format!("i.kind = ?{}", args.len()));
+            }
+            None => {}
         }
         if let Some(p) = &self.path_prefix {
             args.push(Value::Text(p.clone()));

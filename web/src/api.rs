@@ -77,10 +77,11 @@ impl SearchParams {
         }
         let kind = match self.kind.as_deref().map(str::trim).filter(|s| !s.is_empty() && *s != "all") {
             None => None,
-            Some(s) => Some(
-                Kind::parse(s)
-                    .ok_or_else(|| ApiError::BadRequest(format!("`kind` must be all, text, image, audio or video, got `{s}`")))?,
-            ),
+            Some(s) => Some(Kind::parse(s).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "`kind` must be all, text, image, audio, video, pdf, document, spreadsheet, slides, ebook or textimage, got `{s}`"
+                ))
+            })?),
         };
         let date = |v: &Option<String>, name: &str| -> Result<Option<i64>, ApiError> {
             match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -268,7 +269,9 @@ pub fn parse_id(s: &str) -> Result<ItemId, ApiError> {
 pub async fn load_item(st: &AppState, id: ItemId) -> Result<ItemResponse, ApiError> {
     st.run(move |e| {
         let item = e.item(id)?;
-        let text = if item.kind == "text" { Some(e.item_text(id)?) } else { None };
+        // Documents' text, and the words OCR found in a photo (if any).
+        let textual = pith_pipeline::types::Kind::parse(&item.kind).is_some_and(|k| k.is_textual());
+        let text = if textual || item.kind == "image" { Some(e.item_text(id)?).filter(|t| textual || !t.trim().is_empty()) } else { None };
         Ok(ItemResponse {
             thumbnail: item.has_thumbnail.then(|| format!("/api/items/{id}/thumbnail")),
             original: format!("/api/items/{id}/original"),

@@ -26,6 +26,10 @@ pub struct Hit {
     /// `#t=` media fragments) and its span as text ("1:02–1:09").
     pub start: Option<String>,
     pub span: Option<String>,
+    /// PDFs: the matched page (the original opens there, `#page=`).
+    pub page: Option<u32>,
+    /// Documents: the matched section ("Slide 3", a heading, "Text in image").
+    pub section: Option<String>,
 }
 
 impl From<pith_pipeline::SearchHit> for Hit {
@@ -43,7 +47,18 @@ impl From<pith_pipeline::SearchHit> for Hit {
         runs.push((h.snippet[at..].to_string(), false));
         let start = h.start.map(|s| format!("{s:.1}"));
         let span = h.start.zip(h.end).map(|(a, b)| format!("{}–{}", pith_pipeline::dates::clock(a), pith_pipeline::dates::clock(b)));
-        Hit { id: h.id, kind: h.kind, title: h.title, path: h.path, thumb: h.thumbnail, runs, start, span }
+        Hit {
+            id: h.id,
+            kind: h.kind,
+            title: h.title,
+            path: h.path,
+            thumb: h.thumbnail,
+            runs,
+            start,
+            span,
+            page: h.page,
+            section: h.section,
+        }
     }
 }
 
@@ -112,7 +127,11 @@ fn url(p: &SearchParams, kind: &str, page: usize) -> String {
 }
 
 fn split(hits: Vec<pith_pipeline::SearchHit>) -> (Vec<Hit>, Vec<Hit>) {
-    let (i, t): (Vec<_>, Vec<_>) = hits.into_iter().map(Hit::from).partition(|h| h.kind == "image");
+    // A photo found by the words in it is listed with those words.
+    let (i, t): (Vec<_>, Vec<_>) = hits
+        .into_iter()
+        .map(Hit::from)
+        .partition(|h| h.kind == "image" && h.section.as_deref() != Some(pith_pipeline::ingest::OCR_SECTION));
     (i, t)
 }
 
@@ -121,10 +140,22 @@ pub async fn search_page(State(st): State<AppState>, q: Result<Query<PageParams>
     let query = p.search.q.clone().unwrap_or_default();
     let kind = p.search.kind.clone().unwrap_or_default();
     let page: usize = p.page.as_deref().and_then(|s| s.parse().ok()).unwrap_or(1).clamp(1, 400);
-    let chips = [("All", "all"), ("Images", "image"), ("Text", "text"), ("Audio", "audio"), ("Video", "video")]
-        .into_iter()
-        .map(|(label, k)| Chip { label, href: url(&p.search, k, 1), active: (kind.is_empty() && k == "all") || kind == k })
-        .collect();
+    let chips = [
+        ("All", "all"),
+        ("Images", "image"),
+        ("Text", "text"),
+        ("PDF", "pdf"),
+        ("Documents", "document"),
+        ("Spreadsheets", "spreadsheet"),
+        ("Slides", "slides"),
+        ("E-books", "ebook"),
+        ("Text in image", "textimage"),
+        ("Audio", "audio"),
+        ("Video", "video"),
+    ]
+    .into_iter()
+    .map(|(label, k)| Chip { label, href: url(&p.search, k, 1), active: (kind.is_empty() && k == "all") || kind == k })
+    .collect();
     let mut page_view = SearchPage {
         q: query.clone(),
         kind: kind.clone(),
@@ -189,6 +220,12 @@ async fn empty_reason(st: &AppState, page: usize, kind: &str) -> String {
         Some(c) if kind == "text" && c.text_items == 0 => "No text documents are indexed yet.".into(),
         Some(c) if kind == "audio" && c.audio_items == 0 => "No recordings are indexed yet.".into(),
         Some(c) if kind == "video" && c.video_items == 0 => "No videos are indexed yet.".into(),
+        Some(c) if ["pdf", "document", "spreadsheet", "slides", "ebook"].contains(&&*kind) && c.document_items == 0 => {
+            "No PDFs, Office documents or e-books are indexed yet.".into()
+        }
+        Some(c) if kind == "textimage" && c.ocr_items == 0 => {
+            "No images with text are indexed yet (OCR needs Tesseract: apt-get install tesseract-ocr tesseract-ocr-eng).".into()
+        }
         _ => "No indexed item matches these words or filters. Try fewer or other words, or the All filter.".into(),
     }
 }
@@ -382,7 +419,7 @@ mod tests {
         fn hit_runs_always_rebuild_the_snippet(snippet in "\\PC{0,80}", ranges in proptest::collection::vec((0usize..200, 0usize..200), 0..6)) {
             let hit = pith_pipeline::SearchHit {
                 id: pith_pipeline::ids::ItemId(1), kind: "text".into(), path: "/x".into(), title: "t".into(), snippet: snippet.clone(),
-                highlights: ranges, score: 0.0, relevance: None, features: None, chunk_id: pith_pipeline::ids::ChunkId(1), chunk_start: 0, chunk_end: 0, start: None, end: None, thumbnail: None, ranks: Default::default(),
+                highlights: ranges, score: 0.0, relevance: None, features: None, chunk_id: pith_pipeline::ids::ChunkId(1), chunk_start: 0, chunk_end: 0, start: None, end: None, page: None, section: None, thumbnail: None, ranks: Default::default(),
             };
             let h = Hit::from(hit);
             let joined: String = h.runs.iter().map(|(t, _)| t.as_str()).collect();

@@ -10,6 +10,9 @@ pub enum Detected {
     Video(&'static str),
     Html,
     Text,
+    Pdf,
+    /// An Office, OpenDocument or EPUB file (a zip of XML, or legacy XLS).
+    Office(super::office::Format),
     Unsupported,
 }
 
@@ -127,6 +130,15 @@ pub fn detect(path: &Path, head: &[u8]) -> Detected {
         match (t.matcher_type(), t.mime_type()) {
             (_, m @ ("image/jpeg" | "image/png" | "image/webp" | "image/gif" | "image/bmp" | "image/tiff")) => return Detected::Image(m),
             (_, "text/html") => return Detected::Html,
+            (_, "application/pdf") => return Detected::Pdf,
+            // A zip or OLE container: what is inside is named by the sniffer
+            // when it can tell (OOXML, ODF, EPUB), else by the extension.
+            (_, m) if super::office::Format::from_mime(m).is_some() => {
+                return super::office::Format::from_mime(m).map_or(Detected::Unsupported, Detected::Office)
+            }
+            (_, "application/zip" | "application/x-ole-storage" | "application/vnd.ms-excel") => {
+                return super::office::Format::from_ext(&ext).map_or(Detected::Unsupported, Detected::Office)
+            }
             // An MP4 or Matroska file named as audio (.m4a, .weba) is audio.
             (infer::MatcherType::Video, _) if by_ext(AUDIO_EXT).is_some() => {
                 return Detected::Audio(by_ext(AUDIO_EXT).unwrap_or("audio/mp4"))
@@ -144,6 +156,14 @@ pub fn detect(path: &Path, head: &[u8]) -> Detected {
     }
     if let Some(m) = by_ext(VIDEO_EXT) {
         return Detected::Video(m);
+    }
+    // A document extension on content no sniffer knows: its reader says why
+    // it cannot read it (a truncated PDF is an error, not "unsupported").
+    if ext == "pdf" {
+        return Detected::Pdf;
+    }
+    if let Some(f) = super::office::Format::from_ext(&ext) {
+        return Detected::Office(f);
     }
     if ext == "html" || ext == "htm" || looks_like_html(head) {
         return Detected::Html;
@@ -181,5 +201,12 @@ mod tests {
         // Text named .mp3 is handed to the audio decoder, which refuses it with a reason.
         assert_eq!(detect(Path::new("song.mp3"), b"just some text"), Detected::Audio("audio/mpeg"));
         assert_eq!(detect(Path::new("x.bin"), b"RIFF\x24\x00\x00\x00WAVEfmt "), Detected::Audio("audio/x-wav"));
+        assert_eq!(detect(Path::new("report"), b"%PDF-1.7\n%\xE2\xE3"), Detected::Pdf);
+        // A zip named .docx is a document even when the sniffer sees only a zip.
+        assert_eq!(
+            detect(Path::new("a.docx"), b"PK\x03\x04\x14\x00\x00\x00\x08\x00"),
+            Detected::Office(super::super::office::Format::Docx)
+        );
+        assert_eq!(detect(Path::new("a.zip"), b"PK\x03\x04\x14\x00\x00\x00\x08\x00"), Detected::Unsupported);
     }
 }

@@ -4,6 +4,9 @@
 pub mod audio;
 pub mod detect;
 pub mod image;
+pub mod ocr;
+pub mod office;
+pub mod pdf;
 pub mod text;
 pub mod video;
 

@@ -10,7 +10,9 @@ pub mod compress;
 pub mod cutoff;
 pub mod filtered;
 pub mod metrics;
+pub mod ocr;
 pub mod overhead;
+pub mod pdf;
 pub mod vecfile;
 pub mod video;
 

@@ -19,7 +19,7 @@ use crate::encoders::space;
 use crate::engine::Engine;
 use crate::error::{PipelineError, Result};
 use crate::store::{Kind, NewChunk, NewFile, NewItem};
-pub use prepare::{Meta, Prepared};
+pub use prepare::{Meta, Place, Prepared, OCR_SECTION};
 pub use walk::{mtime_secs as walk_mtime, FileEntry};
 
 /// Receives progress; the CLI draws a bar, the daemon updates its status.
@@ -46,6 +46,9 @@ pub struct IngestReport {
     pub failed: usize,
     pub text_chunks: usize,
     pub images: usize,
+    /// PDF pages indexed, and photos whose words OCR read.
+    pub pdf_pages: usize,
+    pub ocr_images: usize,
     /// Per video: frames decoded, encoder calls, tokens stored.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub videos: Vec<(String, video::VideoStats)>,
@@ -149,7 +152,17 @@ pub fn ingest_documents(engine: &Engine, docs: Vec<(String, String, String)>, pr
                 }
             };
             let title = if title.is_empty() { meta.path.clone() } else { title };
-            batch.push(Prepared::Text { meta, title, text: body, spans, notes: vec![] });
+            batch.push(Prepared::Text {
+                meta,
+                kind: Kind::Text,
+                title,
+                mime: None,
+                labels: None,
+                text: body,
+                spans,
+                places: vec![],
+                notes: vec![],
+            });
             if batch.full() {
                 writer.send(batch.encode(engine, &mut report)?);
             }
@@ -415,19 +428,28 @@ impl Batch {
             }
             .into_iter();
             for p in texts {
-                if let Prepared::Text { meta, title, text, spans, notes } = p {
+                if let Prepared::Text { meta, kind, title, mime, labels, text, spans, places, notes } = p {
                     let chunks: Vec<NewChunk> = spans
                         .iter()
-                        .map(|s| NewChunk {
-                            start: s.start,
-                            end: s.end,
-                            text: Some(text[s.start..s.end].to_string()),
-                            span_ms: None,
-                            vectors: vec![(sid, vecs.next().unwrap_or_default())],
+                        .enumerate()
+                        .map(|(i, s)| {
+                            let place = places.get(i).cloned().unwrap_or_default();
+                            NewChunk {
+                                page: place.page,
+                                section: place.section,
+                                start: s.start,
+                                end: s.end,
+                                text: Some(text[s.start..s.end].to_string()),
+                                span_ms: None,
+                                vectors: vec![(sid, vecs.next().unwrap_or_default())],
+                            }
                         })
                         .collect();
                     report.text_chunks += chunks.len();
-                    let mut file = new_file(meta, Kind::Text, title, None, None, None, None, chunks, notes);
+                    if kind == Kind::Pdf {
+                        report.pdf_pages += pdf_pages(&labels);
+                    }
+                    let mut file = new_file(meta, kind, title, mime, None, labels, None, chunks, notes);
                     file.items[0].sentences = sentences.next().unwrap_or_default();
                     if !file.items[0].sentences.is_empty() && engine.scores_tokens_for(&file.path) {
                         let scored = engine
@@ -455,12 +477,35 @@ impl Batch {
                 }
             }
             let outs = enc.image.encode(preps)?;
+            // The words OCR found, embedded in the text space in one call.
+            let text_id = engine.space_id(space::TEXT);
+            let ocr_ids: Vec<&[u32]> = images
+                .iter()
+                .filter_map(|p| if let Prepared::Image { ocr: Some((_, spans)), .. } = p { Some(spans) } else { None })
+                .flat_map(|spans| spans.iter().map(|s| s.ids.as_slice()))
+                .collect();
+            let mut ocr_vecs = if ocr_ids.is_empty() || text_id.is_none() { Vec::new() } else { enc.text.embed_ids(&ocr_ids)? }.into_iter();
             let clip_vecs = match (&enc.clip, clip_preps.len() == images.len()) {
                 (Some(c), true) => Some(c.embed_images(clip_preps)?),
                 _ => None,
             };
             for (i, (p, out)) in images.into_iter().zip(outs).enumerate() {
-                if let Prepared::Image { meta, title, mime, width, height, thumbnail, notes, .. } = p {
+                if let Prepared::Image { meta, title, mime, width, height, thumbnail, ocr, notes, .. } = p {
+                    // Taken first, so the next photo's words get their own vectors.
+                    let mut words = Vec::new();
+                    if let (Some((text, spans)), Some(tid)) = (ocr, text_id) {
+                        for s in spans {
+                            words.push(NewChunk {
+                                page: None,
+                                section: Some(prepare::OCR_SECTION.into()),
+                                start: s.start,
+                                end: s.end,
+                                span_ms: None,
+                                text: Some(text[s.start..s.end].to_string()),
+                                vectors: vec![(tid, ocr_vecs.next().unwrap_or_default())],
+                            });
+                        }
+                    }
                     let mut vectors = Vec::new();
                     if let Some(id) = conse_id {
                         vectors.push((id, enc.conse.vector(&out.logits)));
@@ -479,7 +524,10 @@ impl Batch {
                     }
                     let labels = enc.conse.labels(&out.logits, 3).join(", ");
                     report.images += 1;
-                    let chunk = NewChunk { start: 0, end: 0, span_ms: None, text: None, vectors };
+                    report.ocr_images += usize::from(!words.is_empty());
+                    // The picture first: "more like this" and thumbnails use chunk 0.
+                    let mut chunks = vec![NewChunk { page: None, section: None, start: 0, end: 0, span_ms: None, text: None, vectors }];
+                    chunks.extend(words);
                     files.push(new_file(
                         meta,
                         Kind::Image,
@@ -488,7 +536,7 @@ impl Batch {
                         Some((width, height)),
                         Some(labels),
                         Some(thumbnail),
-                        vec![chunk],
+                        chunks,
                         notes,
                     ));
                 }
@@ -518,7 +566,7 @@ fn recording_item(
     let total = ms(seconds);
     let mut chunks = Vec::with_capacity(segments.len().max(1));
     if segments.is_empty() && (sounds.is_empty() || engine.space_id(space::CLAP).is_none()) {
-        chunks.push(NewChunk { start: 0, end: 0, span_ms: Some((0, total)), text: None, vectors: vec![] });
+        chunks.push(NewChunk { page: None, section: None, start: 0, end: 0, span_ms: Some((0, total)), text: None, vectors: vec![] });
     } else if !segments.is_empty() {
         let sid = engine.space_id(space::TEXT).ok_or_else(|| PipelineError::NotFound("text space".into()))?;
         let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
@@ -529,6 +577,8 @@ fn recording_item(
             at = end + 1; // segments are joined with one space
             let span = (ms(s.start).clamp(0, total), ms(s.end).clamp(0, total));
             chunks.push(NewChunk {
+                page: None,
+                section: None,
                 start,
                 end,
                 span_ms: Some((span.0, span.1.max(span.0))),
@@ -541,6 +591,8 @@ fn recording_item(
         for (a, b, v) in sounds {
             let span = (ms(*a).clamp(0, total), ms(*b).clamp(0, total));
             chunks.push(NewChunk {
+                page: None,
+                section: None,
                 start: 0,
                 end: 0,
                 span_ms: Some((span.0, span.1.max(span.0))),
@@ -600,10 +652,18 @@ fn video_item(
         if let (Some(id), Some(c)) = (clip_id, s.clip) {
             vectors.push((id, c));
         }
-        item.chunks.push(NewChunk { start: 0, end: 0, span_ms: Some((s.start_ms, s.end_ms)), text: None, vectors });
+        item.chunks.push(NewChunk {
+            page: None,
+            section: None,
+            start: 0,
+            end: 0,
+            span_ms: Some((s.start_ms, s.end_ms)),
+            text: None,
+            vectors,
+        });
     }
     if item.chunks.is_empty() {
-        item.chunks.push(NewChunk { start: 0, end: 0, span_ms: item.span_ms, text: None, vectors: vec![] });
+        item.chunks.push(NewChunk { page: None, section: None, start: 0, end: 0, span_ms: item.span_ms, text: None, vectors: vec![] });
     }
     item.thumbnail = match &w.poster {
         Some(p) => Some(crate::decode::image::thumbnail_jpeg(p)?),
@@ -648,6 +708,11 @@ fn new_file(
         }],
         notes,
     }
+}
+
+/// The page count a PDF's labels start with ("12 pages, Author").
+fn pdf_pages(labels: &Option<String>) -> usize {
+    labels.as_deref().and_then(|l| l.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 /// The string form in which a path is stored.

@@ -85,10 +85,9 @@ impl Engine {
                 }
                 Ok(())
             };
-            if kind != Some(Kind::Image) {
-                dense(space::TEXT, w.text, Family::Text, qv.clone())?;
-            }
-            if kind != Some(Kind::Text) {
+            // Every kind may have text (photos: the words OCR found in them).
+            dense(space::TEXT, w.text, Family::Text, qv.clone())?;
+            if !kind.is_some_and(|k| k.is_textual()) {
                 dense(space::CONSE, w.conse, Family::Cross, qv.clone())?;
                 if let Some(clip) = &enc.clip {
                     let cv = clip.embed_texts(&[q])?.pop().unwrap_or_default();

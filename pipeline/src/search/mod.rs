@@ -121,6 +121,11 @@ pub struct SearchHit {
     /// (play from `start`).
     pub start: Option<f64>,
     pub end: Option<f64>,
+    /// For PDFs: the 1-based page the matched chunk lies on.
+    pub page: Option<u32>,
+    /// For documents: the matched chunk's section (heading, "Slide 3",
+    /// "Expenses, rows 2–40", chapter, "Text in image").
+    pub section: Option<String>,
     pub thumbnail: Option<String>,
     /// 1-based rank of this item in each list that found it.
     pub ranks: HashMap<String, usize>,
@@ -288,6 +293,8 @@ impl Engine {
             chunk_end: chunk.as_ref().map_or(0, |c| c.end),
             start: chunk.as_ref().and_then(|c| c.start_ms).map(|v| v as f64 / 1000.0),
             end: chunk.as_ref().and_then(|c| c.end_ms).map(|v| v as f64 / 1000.0),
+            page: chunk.as_ref().and_then(|c| c.page),
+            section: chunk.as_ref().and_then(|c| c.section.clone()),
             ranks,
         }))
     }

@@ -15,7 +15,15 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0007_query_log.sql"),
     include_str!("../../../migrations/0008_sentences.sql"),
     include_str!("../../../migrations/0009_token_bits.sql"),
+    include_str!("../../../migrations/0010_pages.sql"),
 ];
+
+/// Whether a store's schema predates this build (a read-only open cannot
+/// upgrade it; the next writer does).
+pub fn is_behind(conn: &Connection) -> Result<bool> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    Ok((current as usize) < MIGRATIONS.len())
+}
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;

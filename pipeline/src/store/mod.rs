@@ -13,7 +13,7 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use crate::error::Result;
+use crate::error::{PipelineError, Result};
 pub use rows::*;
 pub use sentences::NewSentence;
 
@@ -50,6 +50,11 @@ impl Store {
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "query_only", "ON")?;
+        if migrate::is_behind(&conn)? {
+            return Err(PipelineError::Unsupported(
+                "this store was written by an older pith; run `pith index` or `pith serve` once to upgrade it, then search".into(),
+            ));
+        }
         Ok(Store { conn })
     }
 
@@ -122,7 +127,7 @@ impl Store {
                 }
                 for (ord, c) in it.chunks.iter().enumerate() {
                     tx.prepare_cached(
-                        "INSERT INTO chunks(item_id, ord, byte_start, byte_end, start_ms, end_ms, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        "INSERT INTO chunks(item_id, ord, byte_start, byte_end, start_ms, end_ms, text, page, section) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     )?
                     .execute(params![
                         item_id,
@@ -131,7 +136,9 @@ impl Store {
                         c.end as i64,
                         c.span_ms.map(|s| s.0),
                         c.span_ms.map(|s| s.1),
-                        c.text
+                        c.text,
+                        c.page,
+                        c.section
                     ])?;
                     let cid = ChunkId(tx.last_insert_rowid());
                     for (space, v) in &c.vectors {
@@ -189,6 +196,9 @@ impl Store {
             image_items: q("SELECT count(*) FROM items WHERE kind = 'image'")?,
             audio_items: q("SELECT count(*) FROM items WHERE kind = 'audio'")?,
             video_items: q("SELECT count(*) FROM items WHERE kind = 'video'")?,
+            document_items: q("SELECT count(*) FROM items WHERE kind IN ('pdf', 'document', 'spreadsheet', 'slides', 'ebook')")?,
+            ocr_items: q("SELECT count(DISTINCT c.item_id) FROM chunks c JOIN items i ON i.id = c.item_id \
+                 WHERE i.kind = 'image' AND coalesce(c.text, '') != ''")?,
             chunks: q("SELECT count(*) FROM chunks")?,
             vectors: q("SELECT count(*) FROM vectors")?,
             errors: q("SELECT count(*) FROM ingest_errors")?,
@@ -418,7 +428,15 @@ mod tests {
     use super::*;
 
     fn segment(title: &str, ms: (i64, i64)) -> NewItem {
-        let chunk = |a, b| NewChunk { start: 0, end: 5, span_ms: Some((a, b)), text: Some(format!("{title} {a}")), vectors: vec![] };
+        let chunk = |a, b| NewChunk {
+            page: None,
+            section: None,
+            start: 0,
+            end: 5,
+            span_ms: Some((a, b)),
+            text: Some(format!("{title} {a}")),
+            vectors: vec![],
+        };
         NewItem {
             kind: Kind::Text,
             title: title.into(),

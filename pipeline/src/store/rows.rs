@@ -30,6 +30,11 @@ pub struct NewChunk {
     pub span_ms: Option<(i64, i64)>,
     pub text: Option<String>,
     pub vectors: Vec<(SpaceId, Vec<f32>)>,
+    /// The page (1-based) of a PDF the chunk lies on.
+    pub page: Option<u32>,
+    /// The section it lies in: a heading, "Slide 3", "Expenses, rows 2–40",
+    /// a chapter, or "Text in image".
+    pub section: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +102,10 @@ pub struct Counts {
     pub image_items: i64,
     pub audio_items: i64,
     pub video_items: i64,
+    /// PDFs, Office documents, spreadsheets, slides and e-books.
+    pub document_items: i64,
+    /// Images with recognised text (OCR).
+    pub ocr_items: i64,
     pub chunks: i64,
     pub vectors: i64,
     pub errors: i64,
@@ -161,11 +170,15 @@ pub struct ChunkRow {
     /// Time span in the recording, milliseconds (audio and video).
     pub start_ms: Option<i64>,
     pub end_ms: Option<i64>,
+    /// PDF page (1-based) and section title (documents).
+    pub page: Option<u32>,
+    pub section: Option<String>,
 }
 
 impl ChunkRow {
     /// Columns `from_row` reads, in order.
-    pub const COLS: &'static str = "id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, ''), start_ms, end_ms";
+    pub const COLS: &'static str =
+        "id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, ''), start_ms, end_ms, page, section";
 
     pub fn from_row(r: &Row) -> rusqlite::Result<Self> {
         Ok(ChunkRow {
@@ -177,6 +190,8 @@ impl ChunkRow {
             text: r.get(5)?,
             start_ms: r.get(6)?,
             end_ms: r.get(7)?,
+            page: r.get(8)?,
+            section: r.get(9)?,
         })
     }
 }

@@ -33,7 +33,11 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<SpaceRow> {
 }
 
 /// A chunk of the right kind (`?2`, a JSON list) without a vector in space `?1`.
-const MISSING: &str = "i.kind IN (SELECT value FROM json_each(?2)) AND (i.kind = 'image' OR coalesce(c.text, '') != '') \
+/// A space over photos only (`["image"]`) embeds pixels: a photo's picture
+/// chunk, which has no text (its OCR chunks have). Every other space embeds
+/// text: chunks with text, whatever their item's kind.
+const MISSING: &str = "i.kind IN (SELECT value FROM json_each(?2)) \
+     AND (CASE WHEN ?2 = '[\"image\"]' THEN c.text IS NULL ELSE coalesce(c.text, '') != '' END) \
      AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.chunk_id = c.id AND v.space_id = ?1)";
 
 fn kinds_json(kinds: &[&str]) -> String {
@@ -199,8 +203,7 @@ impl Store {
 
     /// Chunks of items of these `kinds` that lack a vector in `space_id`,
     /// after chunk id `after`, in id order: (chunk id, chunk text, file path,
-    /// mime). Items other than photos count only when the chunk has text
-    /// (a visual segment of a video or a silent recording has none).
+    /// mime). See `MISSING` for which chunks a space embeds.
     pub fn chunks_missing_vectors(&self, space_id: SpaceId, kinds: &[&str], after: ChunkId, limit: usize) -> Result<Vec<MissingChunk>> {
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT c.id, coalesce(c.text, ''), f.path, i.mime FROM chunks c JOIN items i ON i.id = c.item_id JOIN files f ON f.id = i.file_id \

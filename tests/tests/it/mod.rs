@@ -5,6 +5,7 @@ mod clip;
 mod codecs;
 mod common;
 mod crash;
+mod documents;
 mod encoders;
 mod hardening;
 mod lingua;
