@@ -252,13 +252,20 @@ fn settings(cfg: EngineConfig, c: ConfigCmd) -> Result<()> {
                 if engine.logs_queries() { "on" } else { "off" },
                 engine.query_log_len().unwrap_or(0)
             );
-            for (k, default) in [("rag.sentence-vectors", "on"), ("rag.token-scores", "off"), ("rag.token-scorer", "lm")] {
+            for (k, default) in [
+                ("rag.sentence-vectors", "on"),
+                ("rag.token-scores", "off"),
+                ("rag.token-scorer", "lm"),
+                ("ocr.mode", "auto"),
+                ("ocr.lang", "eng"),
+                ("ocr.timeout", "60"),
+            ] {
                 println!("{k} = {}", engine.setting(k).unwrap_or_else(|| default.into()));
             }
         }
         ConfigCmd::Set { key, value } => {
             let parts: Vec<&str> = key.split('.').collect();
-            if matches!(parts.first(), Some(&"search") | Some(&"rag")) || parts.last() == Some(&"hubness") {
+            if matches!(parts.first(), Some(&"search") | Some(&"rag") | Some(&"ocr")) || parts.last() == Some(&"hubness") {
                 let engine = Engine::open(cfg)?;
                 engine.set_setting(&key, Some(&value))?;
                 println!("{key} = {}", engine.setting(&key).unwrap_or_else(|| "default".into()));
@@ -266,7 +273,7 @@ fn settings(cfg: EngineConfig, c: ConfigCmd) -> Result<()> {
             }
             let (label, what) = match parts[..] {
                 ["space", label, what] => (label, what),
-                _ => bail!("unknown key `{key}` (space.<label>.codec, .memory-budget or .hubness, search.fusion, search.semantic-ratio, search.min-relevance, search.log-queries, rag.sentence-vectors, rag.token-scores, rag.token-scorer)"),
+                _ => bail!("unknown key `{key}` (space.<label>.codec, .memory-budget or .hubness, search.fusion, search.semantic-ratio, search.min-relevance, search.log-queries, rag.sentence-vectors, rag.token-scores, rag.token-scorer, ocr.mode, ocr.lang, ocr.timeout)"),
             };
             let engine = Engine::open(cfg)?;
             let codec = match what {

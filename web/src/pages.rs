@@ -220,7 +220,7 @@ async fn empty_reason(st: &AppState, page: usize, kind: &str) -> String {
         Some(c) if kind == "text" && c.text_items == 0 => "No text documents are indexed yet.".into(),
         Some(c) if kind == "audio" && c.audio_items == 0 => "No recordings are indexed yet.".into(),
         Some(c) if kind == "video" && c.video_items == 0 => "No videos are indexed yet.".into(),
-        Some(c) if ["pdf", "document", "spreadsheet", "slides", "ebook"].contains(&&*kind) && c.document_items == 0 => {
+        Some(c) if ["pdf", "document", "spreadsheet", "slides", "ebook"].contains(&kind) && c.document_items == 0 => {
             "No PDFs, Office documents or e-books are indexed yet.".into()
         }
         Some(c) if kind == "textimage" && c.ocr_items == 0 => {

@@ -125,8 +125,86 @@ pub fn recognize_file(path: &Path, cfg: &OcrConfig) -> Result<Recognised, String
 /// so EXIF orientation and pith's decoding limits apply).
 pub fn recognize_image(img: &DynamicImage, cfg: &OcrConfig) -> Result<Recognised, String> {
     let tmp = tempfile::Builder::new().prefix("pith-ocr-").suffix(".png").tempfile().map_err(|e| format!("temporary file: {e}"))?;
-    img.to_luma8().save_with_format(tmp.path(), image::ImageFormat::Png).map_err(|e| format!("temporary file: {e}"))?;
+    ocr_ready(img).save_with_format(tmp.path(), image::ImageFormat::Png).map_err(|e| format!("temporary file: {e}"))?;
     recognize_file(tmp.path(), cfg)
+}
+
+/// Grey, and straightened when the lines of text lean by more than
+/// `MIN_SKEW` degrees: Tesseract reads a page photographed a few degrees off
+/// as broken lines, out of order (measured: CER 40% at 5°, see BENCHMARKS).
+pub fn ocr_ready(img: &DynamicImage) -> GrayImage {
+    let grey = img.to_luma8();
+    let small = if img.width().max(img.height()) > 1024 { img.thumbnail(1024, 1024).to_luma8() } else { grey.clone() };
+    let angle = skew_degrees(&small);
+    if angle.abs() < MIN_SKEW {
+        return grey;
+    }
+    rotate(&grey, angle)
+}
+
+const MIN_SKEW: f32 = 0.75;
+const MAX_SKEW: f32 = 10.0;
+
+/// How far text lines lean, in degrees, as the angle `rotate` takes to
+/// straighten them: the one whose projection of the ink onto rows is the
+/// most peaked (text lines then fall into few rows, gaps into empty ones).
+pub fn skew_degrees(grey: &GrayImage) -> f32 {
+    let t = otsu(grey);
+    let dark = grey.pixels().filter(|p| p.0[0] <= t).count();
+    let ink_dark = dark * 2 <= grey.len();
+    let (w, h) = (grey.width() as usize, grey.height() as usize);
+    let ink: Vec<(f32, f32)> = grey
+        .enumerate_pixels()
+        .filter(|(_, _, p)| if ink_dark { p.0[0] <= t } else { p.0[0] > t })
+        .map(|(x, y, _)| (x as f32 - w as f32 / 2.0, y as f32 - h as f32 / 2.0))
+        .collect();
+    if ink.len() < 200 {
+        return 0.0;
+    }
+    let rows = (w + h) * 2;
+    let score = |deg: f32| -> f64 {
+        let (s, c) = deg.to_radians().sin_cos();
+        let mut hist = vec![0u32; rows];
+        for &(x, y) in &ink {
+            let r = (y * c - x * s + rows as f32 / 2.0) as usize;
+            if r < rows {
+                hist[r] += 1;
+            }
+        }
+        hist.iter().map(|&v| (v as f64) * (v as f64)).sum()
+    };
+    let best = |from: f32, to: f32, step: f32| -> f32 {
+        let mut a = from;
+        let (mut best_a, mut best_s) = (0.0f32, f64::MIN);
+        while a <= to + 1e-6 {
+            let sc = score(a);
+            if sc > best_s || (sc == best_s && a.abs() < best_a.abs()) {
+                (best_a, best_s) = (a, sc);
+            }
+            a += step;
+        }
+        best_a
+    };
+    let coarse = best(-MAX_SKEW, MAX_SKEW, 0.5);
+    best(coarse - 0.5, coarse + 0.5, 0.1)
+}
+
+/// Rotate by `deg` degrees about
+/// the centre, nearest neighbour, white where nothing maps.
+fn rotate(img: &GrayImage, deg: f32) -> GrayImage {
+    let (w, h) = (img.width() as f32, img.height() as f32);
+    let (s, c) = deg.to_radians().sin_cos();
+    let (cx, cy) = (w / 2.0, h / 2.0);
+    GrayImage::from_fn(img.width(), img.height(), |x, y| {
+        let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+        // Inverse mapping: where this output pixel comes from.
+        let (sx, sy) = (dx * c - dy * s + cx, dx * s + dy * c + cy);
+        if sx >= 0.0 && sy >= 0.0 && sx < w && sy < h {
+            *img.get_pixel(sx as u32, sy as u32)
+        } else {
+            image::Luma([255])
+        }
+    })
 }
 
 /// Tesseract's TSV: level 5 rows are words with (block, paragraph, line) numbers.
@@ -346,6 +424,20 @@ mod tests {
         // A smooth gradient: no glyphs at all.
         let grad = DynamicImage::ImageLuma8(GrayImage::from_fn(400, 300, |x, _| image::Luma([(x * 255 / 400) as u8])));
         assert!(!looks_like_text(&grad).pass);
+    }
+
+    #[test]
+    fn a_leaning_block_of_lines_is_straightened_to_its_angle() {
+        let lines = GrayImage::from_fn(600, 400, |x, y| {
+            let in_line = (y % 40) < 10 && (40..560).contains(&x) && (40..360).contains(&y);
+            image::Luma([if in_line { 0 } else { 255 }])
+        });
+        assert!(skew_degrees(&lines).abs() < 0.2);
+        let leaning = rotate(&lines, 4.0);
+        let got = skew_degrees(&leaning);
+        assert!((got.abs() - 4.0).abs() <= 0.3, "{got}");
+        let straight = rotate(&leaning, got);
+        assert!(skew_degrees(&straight).abs() <= 0.3);
     }
 
     #[test]

@@ -74,12 +74,7 @@ pub fn pdfium_available(models_root: &Path) -> bool {
 /// Read a PDF's text. `ocr(page, png)` is called for each scanned page (a
 /// rendered 300 dpi grey PNG) and returns its text; `max_bytes` caps the
 /// text kept (later pages are dropped with a note).
-pub fn read(
-    path: &Path,
-    models_root: &Path,
-    max_bytes: u64,
-    ocr: Option<PageOcr>,
-) -> Result<PdfText, String> {
+pub fn read(path: &Path, models_root: &Path, max_bytes: u64, ocr: Option<PageOcr>) -> Result<PdfText, String> {
     match pdfium(models_root) {
         Ok(lib) => read_pdfium(lib, path, max_bytes, ocr),
         Err(why) => {
@@ -117,12 +112,7 @@ struct Batch {
     author: Option<String>,
 }
 
-fn read_pdfium(
-    lib: &Mutex<Pdfium>,
-    path: &Path,
-    max_bytes: u64,
-    ocr: Option<PageOcr>,
-) -> Result<PdfText, String> {
+fn read_pdfium(lib: &Mutex<Pdfium>, path: &Path, max_bytes: u64, ocr: Option<PageOcr>) -> Result<PdfText, String> {
     let mut out = PdfText { engine: "pdfium", ..Default::default() };
     let mut bytes = 0u64;
     let mut first = 0u32;
@@ -189,7 +179,9 @@ fn read_batch(lib: &Mutex<Pdfium>, path: &Path, first: u32, render_scans: bool) 
             let img = page.render_with_config(&cfg).map_err(pdf_error)?.as_image().map_err(pdf_error)?;
             let tmp =
                 tempfile::Builder::new().prefix("pith-page-").suffix(".png").tempfile().map_err(|e| format!("temporary file: {e}"))?;
-            img.to_luma8().save_with_format(tmp.path(), image::ImageFormat::Png).map_err(|e| format!("temporary file: {e}"))?;
+            super::ocr::ocr_ready(&img)
+                .save_with_format(tmp.path(), image::ImageFormat::Png)
+                .map_err(|e| format!("temporary file: {e}"))?;
             b.scans.push((i + 1, tmp.into_temp_path()));
         }
         b.pages.push((i + 1, text));

@@ -220,7 +220,7 @@ fn run_jobs(
     }
     let (res_tx, res_rx) = bounded::<(usize, Prepared)>(64);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
-    let ctx = prepare::Ctx { engine, enc };
+    let ctx = prepare::Ctx { engine, enc, ocr: engine.ocr_config() };
     std::thread::scope(|s| -> Result<()> {
         for _ in 0..workers {
             let (rx, tx, ctx) = (job_rx.clone(), res_tx.clone(), &ctx);

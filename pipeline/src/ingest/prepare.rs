@@ -98,6 +98,8 @@ pub const OCR_SECTION: &str = "Text in image";
 pub struct Ctx<'a> {
     pub engine: &'a Engine,
     pub enc: &'a Encoders,
+    /// OCR settings, read once per ingest.
+    pub ocr: ocr::OcrConfig,
 }
 
 impl Ctx<'_> {
@@ -161,7 +163,7 @@ impl Ctx<'_> {
                 })
             }
             Detected::Pdf => {
-                let ocr_cfg = &cfg.ocr;
+                let ocr_cfg = &self.ocr;
                 let run_ocr = |_page: u32, png: &Path| ocr::recognize_file(png, ocr_cfg).map(|r| r.text);
                 let use_ocr = ocr_cfg.mode != OcrMode::Off && ocr::available();
                 let pdf = decode::pdf::read(path, &cfg.models.root, cfg.max_text_bytes, use_ocr.then_some(&run_ocr as _))?;
@@ -290,7 +292,7 @@ impl Ctx<'_> {
     /// `ocr.mode = all`); a failure is a note, never the photo's loss.
     fn read_words(&self, img: &image::DynamicImage, notes: &mut Vec<String>) -> Result<Option<(String, Vec<Span>)>, String> {
         let cfg = &self.engine.cfg;
-        let wanted = match cfg.ocr.mode {
+        let wanted = match self.ocr.mode {
             OcrMode::Off => false,
             OcrMode::All => true,
             OcrMode::Auto => ocr::looks_like_text(img).pass,
@@ -298,7 +300,7 @@ impl Ctx<'_> {
         if !wanted || !ocr::available() {
             return Ok(None);
         }
-        let r = match ocr::recognize_image(img, &cfg.ocr) {
+        let r = match ocr::recognize_image(img, &self.ocr) {
             Ok(r) => r,
             Err(e) => {
                 notes.push(format!("OCR: {e}"));

@@ -13,6 +13,9 @@
 //! | `rag.sentence-vectors` | on, off (embed sentences at ingest for RAG contexts; off: on first use) | on |
 //! | `rag.token-scorer` | lm (self-information under SmolLM2), llmlingua2 (a registered classifier); changing it forgets stored scores | lm |
 //! | `rag.token-scores` | off, on, or comma-separated folders (score tokens with the LM at ingest there; elsewhere on first use) | off |
+//! | `ocr.mode` | auto (photos that pass the text test, and scanned PDF pages), all (every photo), off | auto |
+//! | `ocr.lang` | Tesseract languages installed, e.g. eng or eng+deu | eng |
+//! | `ocr.timeout` | seconds one recognition may take (1–3600) | 60 |
 
 use super::{Fusion, SearchRequest};
 use crate::engine::Engine;
@@ -71,6 +74,25 @@ impl Engine {
     /// `rag.sentence-vectors` is off).
     pub fn stores_sentence_vectors(&self) -> bool {
         self.setting("rag.sentence-vectors").as_deref() != Some("off")
+    }
+
+    /// OCR as configured, with the store's `ocr.*` settings applied.
+    pub fn ocr_config(&self) -> crate::decode::ocr::OcrConfig {
+        use crate::decode::ocr::OcrMode;
+        let mut c = self.cfg.ocr.clone();
+        match self.setting("ocr.mode").as_deref() {
+            Some("all") => c.mode = OcrMode::All,
+            Some("off") => c.mode = OcrMode::Off,
+            Some("auto") => c.mode = OcrMode::Auto,
+            _ => {}
+        }
+        if let Some(l) = self.setting("ocr.lang") {
+            c.lang = l;
+        }
+        if let Some(t) = self.setting("ocr.timeout").and_then(|t| t.parse().ok()) {
+            c.timeout_s = t;
+        }
+        c
     }
 
     /// Whether ingest scores this file's tokens with the LM
@@ -145,6 +167,23 @@ impl Engine {
                         return Err(PipelineError::BadInput(format!(
                             "`rag.token-scores` is on, off, or absolute folders separated by commas, got `{v}`"
                         )));
+                    }
+                }
+                "ocr.mode" => {
+                    if !matches!(v, "auto" | "all" | "off") {
+                        return Err(PipelineError::BadInput(format!("`ocr.mode` is auto, all or off, got `{v}`")));
+                    }
+                }
+                "ocr.lang" => {
+                    if v.is_empty() || !v.split('+').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {
+                        return Err(PipelineError::BadInput(format!(
+                            "`ocr.lang` is Tesseract language codes joined by +, e.g. eng+deu, got `{v}`"
+                        )));
+                    }
+                }
+                "ocr.timeout" => {
+                    if !v.parse::<f64>().is_ok_and(|t| (1.0..=3600.0).contains(&t)) {
+                        return Err(PipelineError::BadInput(format!("`ocr.timeout` is seconds from 1 to 3600, got `{v}`")));
                     }
                 }
                 "search.calibration" => {

@@ -103,6 +103,17 @@ fn ocr_reads_clean_renders_with_under_five_percent_character_errors() {
 }
 
 #[test]
+fn ocr_reads_noisy_blurred_and_leaning_renders_once_straightened() {
+    // Before deskewing, the 5° renders came back as broken, reordered lines
+    // (CER 0.40); noise and blur cost nothing.
+    let r = pith_pipeline::eval::ocr::run(&fixtures().join("ocr-hard"), None, &OcrConfig::default()).unwrap();
+    assert_eq!(r.files.len(), 36);
+    let rot: Vec<f64> = r.files.iter().filter(|f| f.file.starts_with("rot-")).map(|f| f.cer).collect();
+    assert!(rot.iter().sum::<f64>() / rot.len() as f64 <= 0.05, "{:?}", r.files);
+    assert!(r.cer <= 0.05, "CER {:.3}", r.cer);
+}
+
+#[test]
 fn photos_without_words_do_not_pass_the_text_test() {
     // ...and none of these scikit-image photos (the wheel's `text.png` and
     // `page.png` do carry words and are left out).

@@ -405,3 +405,45 @@ fn base64_encode(b: &[u8]) -> String {
     }
     out
 }
+
+#[tokio::test]
+async fn documents_answer_with_pages_sections_kind_filters_and_their_text() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fx = testdata().join("documents/docs");
+    for f in ["report.pdf", "deck.pptx", "sign.png"] {
+        std::fs::copy(fx.join(f), dir.join(f)).unwrap();
+    }
+    let e = engine(&d.path().join("store"));
+    ingest_dir(&e, &dir);
+    let mut st = AppState::new(Arc::new(e));
+    st.roots = Arc::new(vec![dir.canonicalize().unwrap()]);
+
+    let (s, _, b) = get(&st, "/api/search?q=herons+on+the+breakwater&kind=pdf").await;
+    assert_eq!(s, StatusCode::OK);
+    let hit = &json(&b)["results"][0];
+    assert_eq!((hit["kind"].as_str(), hit["page"].as_u64()), (Some("pdf"), Some(3)), "{hit}");
+    let id = hit["id"].as_i64().unwrap();
+    // The item's text is served, and the original as a PDF.
+    let (s, _, b) = get(&st, &format!("/api/items/{id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(json(&b)["text"].as_str().unwrap().contains("forty-two herons"));
+    let (s, h, _) = get(&st, &format!("/api/items/{id}/original")).await;
+    assert_eq!((s, h[header::CONTENT_TYPE].to_str().unwrap()), (StatusCode::OK, "application/pdf"));
+
+    let (_, _, b) = get(&st, "/api/search?q=penguin+migration&kind=slides").await;
+    assert_eq!(json(&b)["results"][0]["section"].as_str(), Some("Slide 2"));
+    let (_, _, b) = get(&st, "/api/search?q=invoice+4471&kind=textimage").await;
+    let r = json(&b);
+    assert_eq!(r["results"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["results"][0]["section"].as_str(), Some("Text in image"));
+    // The page shows the page link and the section; the chips offer the kinds.
+    let (s, _, b) = get(&st, "/?q=herons+on+the+breakwater").await;
+    let html = String::from_utf8_lossy(&b);
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains(&format!("/api/items/{id}/original#page=3")), "{html}");
+    assert!(html.contains("Text in image") && html.contains("Spreadsheets"), "{html}");
+    let (s, _, b) = get(&st, "/api/search?q=x&kind=manuscript").await;
+    assert_eq!((s, error_code(&b).as_str()), (StatusCode::BAD_REQUEST, "bad_request"));
+}
