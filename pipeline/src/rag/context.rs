@@ -109,6 +109,9 @@ pub struct Context {
     /// Seconds into a recording or video.
     pub start_s: Option<f64>,
     pub end_s: Option<f64>,
+    /// PDF page (1-based) and document section the passage lies in.
+    pub page: Option<u32>,
+    pub section: Option<String>,
     pub relevance: Option<f32>,
     pub text: String,
     pub compressed: String,
@@ -151,6 +154,10 @@ pub(super) struct Passage {
     pub(super) start: usize,
     pub(super) end: usize,
     pub(super) ms: Option<(i64, i64)>,
+    /// PDF page and document section of its first chunk (a passage never
+    /// spans two: each page or section is chunked on its own).
+    pub(super) page: Option<u32>,
+    pub(super) section: Option<String>,
     pub(super) relevance: Option<f32>,
 }
 
@@ -250,7 +257,7 @@ impl Engine {
                 p.chunks.push(c);
                 continue;
             }
-            out.push(Passage { item: row.item_id, chunks: vec![c], start, end, ms, relevance: rel });
+            out.push(Passage { item: row.item_id, chunks: vec![c], start, end, ms, page: row.page, section: row.section, relevance: rel });
         }
         // A later chunk can bridge two passages of one item: merge until none overlap.
         while let Some((i, j)) = (0..out.len()).flat_map(|i| (i + 1..out.len()).map(move |j| (i, j))).find(|&(i, j)| {

@@ -95,7 +95,13 @@ impl Engine {
             let sents: Vec<Sent> = sents;
             let a = sents.first().map_or(a, |s| s.start.min(a));
             let b = sents.iter().map(|s| s.start + s.text.len()).max().map_or(b, |e| e.max(b));
-            let src = Source { title: &row.title, path: &row.path, seconds: p.ms.map(|(a, b)| (a as f64 / 1e3, b as f64 / 1e3)) };
+            let src = Source {
+                title: &row.title,
+                path: &row.path,
+                seconds: p.ms.map(|(a, b)| (a as f64 / 1e3, b as f64 / 1e3)),
+                page: p.page,
+                section: p.section.as_deref(),
+            };
             let header = prompt::header(n + 1, &src);
             let body = text.get(a..b).unwrap_or("");
             cands.push(Cand {
@@ -142,6 +148,8 @@ impl Engine {
                         end: char_offset(text, cands[i].span.1),
                         start_s: p.ms.map(|m| m.0 as f64 / 1e3),
                         end_s: p.ms.map(|m| m.1 as f64 / 1e3),
+                        page: p.page,
+                        section: p.section.clone(),
                         relevance: p.relevance,
                         text: cands[i].text.to_string(),
                         original_tokens: cands[i].tokens,

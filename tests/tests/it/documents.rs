@@ -89,6 +89,15 @@ fn a_folder_of_documents_is_searchable_by_page_and_section_and_each_bad_file_is_
     let pdfs = only(Kind::Pdf, "lighthouse orchard");
     assert!(!pdfs.is_empty() && pdfs.iter().all(|f| f.ends_with(".pdf")), "{pdfs:?}");
     assert_eq!(only(Kind::TextImage, "invoice due friday"), vec!["sign.png".to_string()]);
+    // RAG contexts cite the page and the section.
+    let ctx = e
+        .rag_context(&pith_pipeline::rag::RagRequest {
+            k: 3,
+            ..pith_pipeline::rag::RagRequest::new("How many herons did the keeper count?")
+        })
+        .unwrap();
+    assert_eq!(ctx.contexts.first().and_then(|c| c.page), Some(3), "{:?}", ctx.contexts);
+    assert!(ctx.prompt.contains("report.pdf, p. 3)"), "{}", ctx.prompt);
     let counts = e.status(0).unwrap().counts;
     assert_eq!((counts.document_items, counts.ocr_items), (9, 1), "{counts:?}");
 }
