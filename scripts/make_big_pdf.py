@@ -23,12 +23,13 @@ pip on demand if fpdf is missing).
 
 import argparse
 import datetime
+import os
 import random
-import subprocess
 import sys
 import time
 
-FPDF2_VERSION = "2.8.4"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_doc_fixtures import ensure_fpdf  # noqa: E402  (pins and installs fpdf2)
 PDF_DATE = datetime.datetime(2026, 1, 1, 0, 0, 0, tzinfo=datetime.timezone.utc)
 
 # A few hundred common English words (function words, nouns, verbs,
@@ -71,24 +72,6 @@ OPENERS = [
     "At first", "After that", "Even so", "For example", "In the end",
     "Every year", "On the other hand", "Still", "Of course", "By evening",
 ]
-
-
-def ensure_fpdf():
-    """Import fpdf2, installing the pinned version if it is missing."""
-    try:
-        import fpdf  # noqa: F401
-    except ImportError:
-        print(f"installing fpdf2=={FPDF2_VERSION}", file=sys.stderr)
-        subprocess.check_call(
-            [sys.executable, "-m", "pip", "install", "-q",
-             "--disable-pip-version-check", f"fpdf2=={FPDF2_VERSION}"]
-        )
-    import fpdf
-
-    if getattr(fpdf, "__version__", "") != FPDF2_VERSION:
-        print(f"note: fpdf2 {fpdf.__version__} found, this script pins "
-              f"{FPDF2_VERSION}; PDF bytes may differ", file=sys.stderr)
-    return fpdf
 
 
 def sentence(rng):

@@ -8,10 +8,11 @@ Makes, under OUT_DIR:
   docs/       one folder to ingest as a whole: a text PDF (report.pdf), a PDF
               whose second page is only a raster image (scanned.pdf), DOCX,
               PPTX, XLSX, ODT, ODP, ODS and EPUB files, a PNG that carries
-              text (sign.png), and three bad files that must each fail
+              text (sign.png), and four bad files that must each fail
               cleanly: an encrypted PDF (locked.pdf), a zip bomb
               (bomb.docx) and a "billion laughs" XML entity bomb
-              (laughs.odt).
+              (laughs.odt), and a spreadsheet whose two cells span 17 billion
+              (cells.xlsx).
   ocr/        12 clean text images clean-NN.png, each with clean-NN.txt
               holding the exact true text (for a character-error-rate eval).
   ocr-hard/   the same 12 sentences with gaussian noise (noisy-NN), blur
@@ -47,7 +48,7 @@ import zipfile
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-SCRIPT_VERSION = 1
+SCRIPT_VERSION = 2
 FPDF2_VERSION = "2.8.4"
 
 FONT_DIR = "/usr/share/fonts/truetype/dejavu"
@@ -624,6 +625,23 @@ def make_budget_xlsx(path):
     write_zip(path, entries)
 
 
+def make_cells_bomb_xlsx(path):
+    """A spreadsheet bomb of a few KB: the budget workbook with its first
+    sheet replaced by two cells, A1 and XFD1048576, whose bounding box is
+    17 billion cells (a reader that allocates the box runs out of memory)."""
+    tmp = path + ".tmp"
+    make_budget_xlsx(tmp)
+    with zipfile.ZipFile(tmp) as z:
+        entries = [(n, z.read(n)) for n in z.namelist()]
+    os.remove(tmp)
+    sheet = xml(f"""
+<worksheet xmlns="{SS_NS}"><sheetData>
+  <row r="1"><c r="A1"><v>1</v></c></row>
+  <row r="1048576"><c r="XFD1048576"><v>2</v></c></row>
+</sheetData></worksheet>""")
+    write_zip(path, [(n, sheet if n == "xl/worksheets/sheet1.xml" else d) for n, d in entries])
+
+
 # --------------------------------------------------------------------------
 # OpenDocument (ODT, ODP, ODS)
 
@@ -952,6 +970,7 @@ def main(argv):
     make_bomb_docx(os.path.join(docs, "bomb.docx"))
     make_deck_pptx(os.path.join(docs, "deck.pptx"))
     make_budget_xlsx(os.path.join(docs, "budget.xlsx"))
+    make_cells_bomb_xlsx(os.path.join(docs, "cells.xlsx"))
     make_memo_odt(os.path.join(docs, "memo.odt"))
     make_laughs_odt(os.path.join(docs, "laughs.odt"))
     make_talk_odp(os.path.join(docs, "talk.odp"))

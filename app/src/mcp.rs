@@ -93,10 +93,10 @@ pub fn handle(engine: &Engine, roots: &[PathBuf], line: &str) -> Option<Value> {
 
 fn tools() -> Value {
     json!([
-        {"name": "search", "description": "Search the user's files (text, photos, recordings, videos); best matches first.",
+        {"name": "search", "description": "Search the user's files (text, PDFs, Office documents, e-books, photos, recordings, videos); best matches first, PDF hits with their page.",
          "inputSchema": {"type": "object", "properties": {
             "query": {"type": "string"}, "k": {"type": "integer", "minimum": 1, "maximum": 50},
-            "kind": {"type": "string", "enum": ["text", "image", "audio", "video"]}}, "required": ["query"]}},
+            "kind": {"type": "string", "enum": ["text", "image", "audio", "video", "pdf", "document", "spreadsheet", "slides", "ebook", "textimage"]}}, "required": ["query"]}},
         {"name": "get_item", "description": "One item's metadata and extracted text (by id from search).",
          "inputSchema": {"type": "object", "properties": {"id": {"type": "integer"}}, "required": ["id"]}},
         {"name": "rag_context", "description": "Compressed, cited context for a question: a prompt block with [n] citations and its sources.",
@@ -133,7 +133,7 @@ fn call(engine: &Engine, roots: &[PathBuf], name: &str, args: &Value) -> Result<
             let hits: Vec<Value> = r
                 .hits
                 .iter()
-                .map(|h| json!({"id": h.id, "kind": h.kind, "path": h.path, "title": h.title, "snippet": h.snippet, "relevance": h.relevance, "start": h.start}))
+                .map(|h| json!({"id": h.id, "kind": h.kind, "path": h.path, "title": h.title, "snippet": h.snippet, "relevance": h.relevance, "start": h.start, "page": h.page, "section": h.section}))
                 .collect();
             Ok(json!({"hits": hits, "hidden": r.hidden}))
         }

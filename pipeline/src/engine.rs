@@ -690,8 +690,8 @@ impl Engine {
 
     /// The item's text up to at least byte `need` (and 256 KiB), in the
     /// coordinates chunk offsets use: overlaps are cut, and a gap between
-    /// chunks (a recording's segments are joined by one space) is filled
-    /// with spaces, so `text[chunk.start..chunk.end]` is that chunk.
+    /// chunks is filled (a recording's segments are one space apart, a
+    /// document's pages and sections a blank line), so `text[chunk.start..chunk.end]` is that chunk.
     pub fn item_text_to(&self, id: ItemId, need: usize) -> Result<String> {
         let max = (256usize << 10).max(need);
         let chunks = self.reader()?.chunks_of_item(id)?;
@@ -703,7 +703,9 @@ impl Engine {
                 continue;
             }
             if start > at {
-                out.extend(std::iter::repeat_n(' ', start - at));
+                // Segments are one space apart; pages and sections a blank line.
+                let fill = if start - at >= 2 { '\n' } else { ' ' };
+                out.extend(std::iter::repeat_n(fill, start - at));
                 at = start;
             }
             let mut cut = at.saturating_sub(start).min(c.text.len());

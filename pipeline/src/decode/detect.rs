@@ -162,7 +162,9 @@ pub fn detect(path: &Path, head: &[u8]) -> Detected {
     if ext == "pdf" {
         return Detected::Pdf;
     }
-    if let Some(f) = super::office::Format::from_ext(&ext) {
+    // (Not .xls: a real one is an OLE file the sniffer names; a text file
+    // named .xls, as some "Excel exports" are, is read as text.)
+    if let Some(f) = super::office::Format::from_ext(&ext).filter(|f| *f != super::office::Format::Xls) {
         return Detected::Office(f);
     }
     if ext == "html" || ext == "htm" || looks_like_html(head) {

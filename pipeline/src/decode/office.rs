@@ -22,6 +22,10 @@ const MAX_ENTRIES: usize = 20_000;
 /// Rows read per sheet, and rows per section (a chunk names its rows).
 const MAX_ROWS: usize = 20_000;
 const ROWS_PER_SECTION: usize = 40;
+/// Cells a sheet's bounding box may hold: calamine allocates the whole box.
+const MAX_CELLS: u64 = 4_000_000;
+/// Legacy binary spreadsheets are read whole by calamine.
+const MAX_XLS_BYTES: u64 = 32 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -94,23 +98,57 @@ pub struct Extracted {
     pub notes: Vec<String>,
 }
 
-pub fn read(path: &Path, format: Format) -> Result<Extracted, String> {
-    if format == Format::Xls {
-        return spreadsheet(path, None);
-    }
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let mut zip = Container::open(file)?;
-    match format {
-        Format::Docx => docx(&mut zip),
-        Format::Pptx => pptx(&mut zip),
-        Format::Odt => odf_text(&mut zip),
-        Format::Odp => odp(&mut zip),
-        Format::Epub => epub(&mut zip),
-        Format::Xlsx | Format::Ods => {
-            zip.check_all()?;
-            spreadsheet(path, Some(format))
+/// Read a document's sections; text past `max_bytes` is dropped (with a note).
+pub fn read(path: &Path, format: Format, max_bytes: u64) -> Result<Extracted, String> {
+    let mut x = if format == Format::Xls {
+        let size = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?.len();
+        if size > MAX_XLS_BYTES {
+            return Err(format!("refused: legacy .xls files over {} MB are not read (save it as .xlsx)", MAX_XLS_BYTES >> 20));
         }
-        Format::Xls => unreachable!("handled above"),
+        spreadsheet(path, format)?
+    } else {
+        let file = std::fs::File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+        let mut zip = Container::open(file)?;
+        match format {
+            Format::Docx => docx(&mut zip)?,
+            Format::Pptx => pptx(&mut zip)?,
+            Format::Odt => odf_text(&mut zip)?,
+            Format::Odp => odp(&mut zip)?,
+            Format::Epub => epub(&mut zip)?,
+            Format::Xlsx | Format::Ods => {
+                // calamine reads parts with no limits: decompress every part
+                // once under ours, then look at the cells' extent.
+                zip.check_all()?;
+                zip.left = MAX_TOTAL;
+                check_cells(&mut zip, format)?;
+                spreadsheet(path, format)?
+            }
+            Format::Xls => unreachable!("handled above"),
+        }
+    };
+    cap_text(&mut x, max_bytes);
+    Ok(x)
+}
+
+/// Keep sections up to `max_bytes` of text in all (the last one cut on a
+/// character boundary).
+fn cap_text(x: &mut Extracted, max_bytes: u64) {
+    let n = x.sections.len();
+    let mut total = 0usize;
+    for i in 0..n {
+        let left = (max_bytes as usize).saturating_sub(total);
+        let sec = &mut x.sections[i];
+        if sec.text.len() > left {
+            let mut keep = left;
+            while !sec.text.is_char_boundary(keep) {
+                keep -= 1;
+            }
+            sec.text.truncate(keep);
+            x.sections.truncate(if keep > 0 { i + 1 } else { i });
+            x.notes.push(format!("text truncated: {} of {n} sections kept, over the {max_bytes}-byte cap", x.sections.len()));
+            return;
+        }
+        total += sec.text.len();
     }
 }
 
@@ -284,8 +322,33 @@ fn numbered(names: &[String], prefix: &str) -> Vec<String> {
     v.into_iter().map(|(_, n)| n).collect()
 }
 
+/// Slide parts in the order `presentation.xml` lists them (its `sldIdLst`
+/// through the relationships file), else by the number in their names.
+fn slide_order(zip: &mut Container) -> Result<Vec<String>, String> {
+    let (Some(pres), Some(rels)) = (zip.text("ppt/presentation.xml")?, zip.text("ppt/_rels/presentation.xml.rels")?) else {
+        return Ok(numbered(&zip.names(), "ppt/slides/slide"));
+    };
+    let mut targets = std::collections::HashMap::new();
+    walk(&rels, |ev| {
+        if let Ev::Start("Relationship", e) = ev {
+            if let (Some(id), Some(t)) = (attr(e, "Id"), attr(e, "Target")) {
+                targets.insert(id, resolve("ppt/", &t));
+            }
+        }
+    })?;
+    let mut order = Vec::new();
+    walk(&pres, |ev| {
+        if let Ev::Start("sldId", e) = ev {
+            // `r:id` (the relationship), not the bare numeric `id`.
+            let rid = e.attributes().flatten().find(|a| a.key.as_ref().ends_with(":id")).map(|a| a.value.to_string());
+            order.extend(rid.and_then(|r| targets.get(&r).cloned()));
+        }
+    })?;
+    Ok(if order.is_empty() { numbered(&zip.names(), "ppt/slides/slide") } else { order })
+}
+
 fn pptx(zip: &mut Container) -> Result<Extracted, String> {
-    let slides = numbered(&zip.names(), "ppt/slides/slide");
+    let slides = slide_order(zip)?;
     if slides.is_empty() {
         return Err("broken PPTX: no slides".into());
     }
@@ -363,9 +426,21 @@ fn odp(zip: &mut Container) -> Result<Extracted, String> {
     Ok(Extracted { title, author, sections: s.out.into_iter().filter(|x| !x.text.is_empty()).collect(), notes: vec![] })
 }
 
-fn spreadsheet(path: &Path, _format: Option<Format>) -> Result<Extracted, String> {
-    use calamine::Reader;
-    let mut wb = calamine::open_workbook_auto(path).map_err(|e| format!("broken spreadsheet: {e}"))?;
+fn spreadsheet(path: &Path, format: Format) -> Result<Extracted, String> {
+    use calamine::{open_workbook, Ods, Xls, Xlsx};
+    let broken = |e: &dyn std::fmt::Display| format!("broken spreadsheet: {e}");
+    // The format the content says, not the extension (an XLSX named .xls).
+    match format {
+        Format::Xlsx => sheets(open_workbook::<Xlsx<_>, _>(path).map_err(|e| broken(&e))?),
+        Format::Ods => sheets(open_workbook::<Ods<_>, _>(path).map_err(|e| broken(&e))?),
+        _ => sheets(open_workbook::<Xls<_>, _>(path).map_err(|e| broken(&e))?),
+    }
+}
+
+fn sheets<R: calamine::Reader<std::io::BufReader<std::fs::File>>>(mut wb: R) -> Result<Extracted, String>
+where
+    R::Error: std::fmt::Display,
+{
     let mut out = Extracted::default();
     for name in wb.sheet_names() {
         let range = match wb.worksheet_range(&name) {
@@ -375,8 +450,16 @@ fn spreadsheet(path: &Path, _format: Option<Format>) -> Result<Extracted, String
                 continue;
             }
         };
-        let (mut rows, mut first_row) = (Vec::new(), 0usize);
+        let (mut rows, mut first_row, mut last_row) = (Vec::new(), 0usize, 0usize);
         let start = range.start().map_or(0, |(r, _)| r as usize);
+        let flush = |rows: &mut Vec<String>, first: usize, last: usize, out: &mut Extracted| {
+            if rows.is_empty() {
+                return;
+            }
+            let title = if last == first { format!("{name}, row {first}") } else { format!("{name}, rows {first}–{last}") };
+            out.sections.push(Section { title: Some(title), text: rows.join("\n") });
+            rows.clear();
+        };
         for (i, row) in range.rows().enumerate() {
             if i >= MAX_ROWS {
                 out.notes.push(format!("sheet {name}: only the first {MAX_ROWS} rows indexed"));
@@ -390,20 +473,105 @@ fn spreadsheet(path: &Path, _format: Option<Format>) -> Result<Extracted, String
             if rows.is_empty() {
                 first_row = start + i + 1;
             }
+            last_row = start + i + 1;
             rows.push(cells.join(" | "));
             if rows.len() == ROWS_PER_SECTION {
-                let last = start + i + 1;
-                out.sections.push(Section { title: Some(format!("{name}, rows {first_row}–{last}")), text: rows.join("\n") });
-                rows.clear();
+                flush(&mut rows, first_row, last_row, &mut out);
             }
         }
-        if !rows.is_empty() {
-            let last = first_row + rows.len() - 1;
-            let title = if last == first_row { format!("{name}, row {first_row}") } else { format!("{name}, rows {first_row}–{last}") };
-            out.sections.push(Section { title: Some(title), text: rows.join("\n") });
-        }
+        flush(&mut rows, first_row, last_row, &mut out);
     }
     Ok(out)
+}
+
+/// Refuse a spreadsheet whose cells with values span a bounding box over
+/// `MAX_CELLS` (two cells at A1 and XFD1048576 would make calamine allocate
+/// 17 billion), before calamine reads it.
+fn check_cells(zip: &mut Container, format: Format) -> Result<(), String> {
+    let parts: Vec<String> = match format {
+        Format::Xlsx => zip.names().into_iter().filter(|n| n.starts_with("xl/worksheets/") && n.ends_with(".xml")).collect(),
+        _ => vec!["content.xml".to_string()],
+    };
+    for part in parts {
+        let Some(xml) = zip.text(&part)? else { continue };
+        let (rows, cols) = if format == Format::Xlsx { xlsx_extent(&xml)? } else { ods_extent(&xml)? };
+        if rows.saturating_mul(cols) > MAX_CELLS {
+            return Err(format!(
+                "refused: a sheet spans {rows} rows × {cols} columns of cells (over {MAX_CELLS} cells; a spreadsheet bomb or a very sparse sheet)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// 1-based column number of a cell reference's letters ("AB12" → 28).
+fn column_of(r: &str) -> u64 {
+    r.chars().take_while(|c| c.is_ascii_alphabetic()).fold(0u64, |n, c| n.saturating_mul(26) + (c.to_ascii_uppercase() as u64 - 64))
+}
+
+/// (rows, columns) of the bounding box of XLSX cells that hold a value.
+fn xlsx_extent(xml: &str) -> Result<(u64, u64), String> {
+    let (mut row, mut col, mut pending) = (0u64, 0u64, false);
+    let (mut min_r, mut max_r, mut min_c, mut max_c) = (u64::MAX, 0u64, u64::MAX, 0u64);
+    walk(xml, |ev| match ev {
+        Ev::Start("row", e) => {
+            row = attr(e, "r").and_then(|r| r.parse().ok()).unwrap_or(row + 1);
+            col = 0;
+        }
+        Ev::Start("c", e) => {
+            match attr(e, "r") {
+                Some(r) => {
+                    col = column_of(&r);
+                    if let Ok(n) = r.trim_start_matches(|c: char| c.is_ascii_alphabetic()).parse::<u64>() {
+                        row = n;
+                    }
+                }
+                None => col += 1,
+            }
+            pending = true;
+        }
+        Ev::Start("v" | "is", _) if pending => {
+            pending = false;
+            (min_r, max_r, min_c, max_c) = (min_r.min(row), max_r.max(row), min_c.min(col), max_c.max(col));
+        }
+        _ => {}
+    })?;
+    Ok(if max_r == 0 { (0, 0) } else { (max_r - min_r + 1, max_c.saturating_sub(min_c) + 1) })
+}
+
+/// (rows, columns) of the bounding box of ODS cells with a value, repeats
+/// counted (`number-rows-repeated`, `number-columns-repeated`).
+fn ods_extent(xml: &str) -> Result<(u64, u64), String> {
+    let (mut row, mut col, mut row_rep, mut cell) = (0u64, 0u64, 1u64, None::<(u64, bool)>);
+    let (mut max_r, mut max_c) = (0u64, 0u64);
+    let rep = |e: &BytesStart, a: &str| attr(e, a).and_then(|v| v.parse::<u64>().ok()).unwrap_or(1).max(1);
+    walk(xml, |ev| match ev {
+        Ev::Start("table", _) => (row, col) = (0, 0),
+        Ev::Start("table-row", e) => {
+            row_rep = rep(e, "number-rows-repeated");
+            col = 0;
+        }
+        Ev::End("table-row") => row = row.saturating_add(row_rep),
+        Ev::Start("table-cell" | "covered-table-cell", e) => {
+            cell = Some((rep(e, "number-columns-repeated"), attr(e, "value-type").is_some()));
+        }
+        Ev::Text(t) if !t.trim().is_empty() => {
+            if let Some((n, _)) = cell {
+                cell = Some((n, true));
+            }
+        }
+        Ev::End("table-cell" | "covered-table-cell") => {
+            if let Some((n, valued)) = cell.take() {
+                col = col.saturating_add(n);
+                if valued {
+                    max_r = max_r.max(row.saturating_add(row_rep));
+                    max_c = max_c.max(col);
+                }
+            }
+        }
+        _ => {}
+    })?;
+    Ok((max_r, max_c))
 }
 
 fn epub(zip: &mut Container) -> Result<Extracted, String> {
@@ -428,11 +596,14 @@ fn epub(zip: &mut Container) -> Result<Extracted, String> {
         _ => {}
     })?;
     let (title, author) = title_author(&opf);
-    let mut sections = Vec::new();
+    let (mut sections, mut out_notes) = (Vec::new(), Vec::new());
     for (i, id) in spine.iter().enumerate() {
         let Some(href) = manifest.get(id) else { continue };
-        let href = href.split('#').next().unwrap_or(href).replace("%20", " ");
-        let Some(html) = zip.text(&format!("{base}{href}"))? else { continue };
+        let href = href.split('#').next().unwrap_or(href);
+        let Some(html) = zip.text(&resolve(&base, &percent_decode(href)))? else {
+            out_notes.push(format!("chapter {href} is missing"));
+            continue;
+        };
         let text = crate::decode::text::html_to_text(&html);
         if text.trim().is_empty() {
             continue;
@@ -440,7 +611,41 @@ fn epub(zip: &mut Container) -> Result<Extracted, String> {
         let heading = first_heading(&html).unwrap_or_else(|| format!("Chapter {}", i + 1));
         sections.push(Section { title: Some(heading), text: text.trim().to_string() });
     }
-    Ok(Extracted { title, author, sections, notes: vec![] })
+    Ok(Extracted { title, author, sections, notes: out_notes })
+}
+
+/// `href` relative to the folder `base` ("OEBPS/"), `..` and `.` resolved.
+fn resolve(base: &str, href: &str) -> String {
+    let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty()).collect();
+    for p in href.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The text of the first `<h1>`–`<h3>` in an XHTML chapter.
@@ -503,6 +708,56 @@ mod tests {
         assert_eq!(s.out.len(), 1);
         assert_eq!(s.out[0].title.as_deref(), Some("Ferry"));
         assert_eq!(s.out[0].text, "Ferry\nDeparts at  seven\tfrom pier nine.");
+    }
+
+    #[test]
+    fn two_far_apart_cells_make_a_huge_box_but_empty_styled_cells_do_not() {
+        let bomb = r#"<worksheet><sheetData><row r="1"><c r="A1"><v>1</v></c></row>
+            <row r="1048576"><c r="XFD1048576" t="s"><v>0</v></c></row></sheetData></worksheet>"#;
+        assert_eq!(xlsx_extent(bomb).unwrap(), (1_048_576, 16_384));
+        let styled = r#"<worksheet><sheetData><row r="2"><c r="B2"><v>1</v></c><c r="C2"><v>2</v></c></row>
+            <row r="900000"><c r="ZZ900000" s="3"/></row></sheetData></worksheet>"#;
+        assert_eq!(xlsx_extent(styled).unwrap(), (1, 2));
+        // Cells without `r` follow one another.
+        let plain = r#"<sheetData><row><c><v>1</v></c><c><v>2</v></c><c><is><t>x</t></is></c></row></sheetData>"#;
+        assert_eq!(xlsx_extent(plain).unwrap(), (1, 3));
+    }
+
+    #[test]
+    fn ods_repeats_count_only_where_cells_hold_values() {
+        // LibreOffice pads sheets with huge runs of empty rows and cells.
+        let padded = r#"<office:spreadsheet><table:table>
+            <table:table-row><table:table-cell office:value-type="string"><text:p>a</text:p></table:table-cell><table:table-cell table:number-columns-repeated="1020"/></table:table-row>
+            <table:table-row table:number-rows-repeated="1048575"><table:table-cell table:number-columns-repeated="1024"/></table:table-row>
+            </table:table></office:spreadsheet>"#;
+        assert_eq!(ods_extent(padded).unwrap(), (1, 1));
+        let bomb = r#"<office:spreadsheet><table:table><table:table-row table:number-rows-repeated="6000">
+            <table:table-cell table:number-columns-repeated="16384" office:value-type="string"><text:p>x</text:p></table:table-cell>
+            </table:table-row></table:table></office:spreadsheet>"#;
+        let (r, c) = ods_extent(bomb).unwrap();
+        assert!(r * c > MAX_CELLS, "{r} x {c}");
+    }
+
+    #[test]
+    fn epub_paths_resolve_dots_and_percent_escapes() {
+        assert_eq!(resolve("OEBPS/", "../Text/ch%201.xhtml"), "Text/ch%201.xhtml");
+        assert_eq!(resolve("OEBPS/text/", "./a.xhtml"), "OEBPS/text/a.xhtml");
+        assert_eq!(percent_decode("ch%201%C3%A9.xhtml"), "ch 1\u{e9}.xhtml");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(column_of("AB12"), 28);
+        assert_eq!(column_of("XFD1"), 16_384);
+    }
+
+    #[test]
+    fn text_past_the_cap_is_dropped_with_a_note() {
+        let mut x = Extracted {
+            sections: (0..5).map(|i| Section { title: Some(format!("S{i}")), text: "\u{e9}".repeat(10) }).collect(),
+            ..Default::default()
+        };
+        cap_text(&mut x, 45);
+        assert_eq!(x.sections.len(), 3);
+        assert_eq!(x.sections.iter().map(|s| s.text.len()).sum::<usize>(), 44);
+        assert!(x.notes[0].contains("3 of 5"), "{:?}", x.notes);
     }
 
     #[test]

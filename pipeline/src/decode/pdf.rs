@@ -5,20 +5,28 @@
 //! `pith eval pdf` measures both on the same files (docs/BENCHMARKS.md).
 //!
 //! Pages are read in batches of `BATCH` with PDFium's lock held (PDFium is
-//! not thread-safe; pdfium-render serialises calls), then the lock is let go
-//! while the batch's scanned pages (little text, an image on the page) are
-//! rendered to 300 dpi PNGs in a temporary folder and handed to OCR. Memory
-//! thus stays at one batch's text and one page's pixels, whatever the page
-//! count.
+//! not thread-safe; pdfium-render serialises calls). Then, for each scanned
+//! page of the batch (little text, an image on the page), the lock is taken
+//! again only to render that page at 300 dpi into a temporary PNG, which OCR
+//! reads with the lock free. Memory thus stays at one batch's text and one
+//! page's pixels, whatever the page count. Limits: `MAX_PAGES` pages and
+//! `OCR_BUDGET` of OCR per file. PDFium itself cannot be interrupted: a
+//! file that makes it loop holds up the other PDFs of that ingest.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use pdfium_render::prelude::*;
 
 /// A page with fewer letters than this and an image on it is a scan.
 const SCAN_MAX_CHARS: usize = 16;
 const BATCH: u32 = 32;
+/// Pages read per file, and the OCR time one file may take in all.
+const MAX_PAGES: u32 = 20_000;
+const OCR_BUDGET: Duration = Duration::from_secs(900);
+/// pdftotext (the fallback) is killed after this long.
+const PDFTOTEXT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Rendering DPI for OCR, and the cap on a rendered page's longer side.
 const OCR_DPI: f32 = 300.0;
 const MAX_RENDER_SIDE: i32 = 5000;
@@ -106,33 +114,47 @@ fn pdf_error(e: PdfiumError) -> String {
 
 struct Batch {
     pages: Vec<(u32, String)>,
-    scans: Vec<(u32, tempfile::TempPath)>,
+    /// Pages that look scanned (few letters, an image on them).
+    scans: Vec<u32>,
     total: u32,
     title: Option<String>,
     author: Option<String>,
+    notes: Vec<String>,
 }
 
 fn read_pdfium(lib: &Mutex<Pdfium>, path: &Path, max_bytes: u64, ocr: Option<PageOcr>) -> Result<PdfText, String> {
     let mut out = PdfText { engine: "pdfium", ..Default::default() };
     let mut bytes = 0u64;
     let mut first = 0u32;
+    let started = Instant::now();
     loop {
-        let b = read_batch(lib, path, first, ocr.is_some())?;
+        let b = read_batch(lib, path, first)?;
         if first == 0 {
             out.title = b.title.clone();
             out.author = b.author.clone();
+            if b.total > MAX_PAGES {
+                out.notes.push(format!("only the first {MAX_PAGES} of {} pages read", b.total));
+            }
         }
+        out.notes.extend(b.notes);
         let mut by_page: std::collections::HashMap<u32, String> = std::collections::HashMap::new();
-        if let Some(ocr) = ocr {
-            for (n, png) in &b.scans {
-                match ocr(*n, png) {
-                    Ok(t) if !t.trim().is_empty() => {
-                        by_page.insert(*n, t);
-                        out.ocr_pages.push(*n);
-                    }
-                    Ok(_) => {}
-                    Err(e) => out.notes.push(format!("page {n}: {e}")),
+        for &n in &b.scans {
+            let Some(ocr) = ocr else {
+                out.notes.push(format!("page {n}: a scanned page (no text layer); OCR is off or Tesseract is not installed"));
+                continue;
+            };
+            if started.elapsed() > OCR_BUDGET {
+                out.notes.push(format!("page {n} and later scans not read: the {} s OCR budget per file is spent", OCR_BUDGET.as_secs()));
+                break;
+            }
+            // One page rendered at a time, PDFium's lock held only for that.
+            match render_page(lib, path, n).and_then(|png| ocr(n, &png)) {
+                Ok(t) if !t.trim().is_empty() => {
+                    by_page.insert(n, t);
+                    out.ocr_pages.push(n);
                 }
+                Ok(_) => {}
+                Err(e) => out.notes.push(format!("page {n}: {e}")),
             }
         }
         for (n, mut text) in b.pages {
@@ -147,14 +169,15 @@ fn read_pdfium(lib: &Mutex<Pdfium>, path: &Path, max_bytes: u64, ocr: Option<Pag
             out.pages.push((n, text));
         }
         first += BATCH;
-        if first >= b.total {
+        if first >= b.total.min(MAX_PAGES) {
             return Ok(out);
         }
     }
 }
 
-/// Pages `first..first+BATCH` with PDFium's lock held; scans rendered to PNG.
-fn read_batch(lib: &Mutex<Pdfium>, path: &Path, first: u32, render_scans: bool) -> Result<Batch, String> {
+/// The text of pages `first..first+BATCH`, with PDFium's lock held. A page
+/// PDFium cannot read is a note, not the document's loss.
+fn read_batch(lib: &Mutex<Pdfium>, path: &Path, first: u32) -> Result<Batch, String> {
     let pdfium = lib.lock().unwrap_or_else(|e| e.into_inner());
     let doc = pdfium.load_pdf_from_file(path, None).map_err(pdf_error)?;
     let meta = |t: PdfDocumentMetadataTagType| doc.metadata().get(t).map(|m| m.value().trim().to_string()).filter(|v| !v.is_empty());
@@ -166,27 +189,44 @@ fn read_batch(lib: &Mutex<Pdfium>, path: &Path, first: u32, render_scans: bool) 
         total,
         title: meta(PdfDocumentMetadataTagType::Title),
         author: meta(PdfDocumentMetadataTagType::Author),
+        notes: Vec::new(),
     };
-    for i in first..(first + BATCH).min(total) {
-        let page = pages.get(i as PdfPageIndex).map_err(pdf_error)?;
+    for i in first..(first + BATCH).min(total).min(MAX_PAGES) {
+        let page = match pages.get(i as PdfPageIndex) {
+            Ok(p) => p,
+            Err(e) => {
+                b.notes.push(format!("page {}: {}", i + 1, pdf_error(e)));
+                continue;
+            }
+        };
         let text = page.text().map(|t| t.all()).unwrap_or_default();
         let letters = text.chars().filter(|c| c.is_alphanumeric()).count();
-        if render_scans && letters < SCAN_MAX_CHARS && page.objects().iter().any(|o| o.object_type() == PdfPageObjectType::Image) {
-            let scale = OCR_DPI / 72.0;
-            let (w, h) = (page.width().value * scale, page.height().value * scale);
-            let fit = (MAX_RENDER_SIDE as f32 / w.max(h)).min(1.0);
-            let cfg = PdfRenderConfig::new().set_target_width((w * fit) as i32).set_maximum_height((h * fit) as i32);
-            let img = page.render_with_config(&cfg).map_err(pdf_error)?.as_image().map_err(pdf_error)?;
-            let tmp =
-                tempfile::Builder::new().prefix("pith-page-").suffix(".png").tempfile().map_err(|e| format!("temporary file: {e}"))?;
-            super::ocr::ocr_ready(&img)
-                .save_with_format(tmp.path(), image::ImageFormat::Png)
-                .map_err(|e| format!("temporary file: {e}"))?;
-            b.scans.push((i + 1, tmp.into_temp_path()));
+        if letters < SCAN_MAX_CHARS && page.objects().iter().any(|o| o.object_type() == PdfPageObjectType::Image) {
+            b.scans.push(i + 1);
         }
         b.pages.push((i + 1, text));
     }
     Ok(b)
+}
+
+/// Page `n` (1-based) rendered at 300 dpi (capped), straightened, as a grey
+/// PNG in a temporary file for OCR.
+fn render_page(lib: &Mutex<Pdfium>, path: &Path, n: u32) -> Result<tempfile::TempPath, String> {
+    let img = {
+        let pdfium = lib.lock().unwrap_or_else(|e| e.into_inner());
+        let doc = pdfium.load_pdf_from_file(path, None).map_err(pdf_error)?;
+        let page = doc.pages().get((n - 1) as PdfPageIndex).map_err(pdf_error)?;
+        let scale = OCR_DPI / 72.0;
+        let (w, h) = (page.width().value * scale, page.height().value * scale);
+        let fit = (MAX_RENDER_SIDE as f32 / w.max(h).max(1.0)).min(1.0);
+        let (tw, th) = (((w * fit) as i32).max(1), ((h * fit) as i32).max(1));
+        let cfg = PdfRenderConfig::new().set_target_width(tw).set_maximum_height(th);
+        let img = page.render_with_config(&cfg).map_err(pdf_error)?.as_image().map_err(pdf_error)?;
+        img
+    };
+    let tmp = tempfile::Builder::new().prefix("pith-page-").suffix(".png").tempfile().map_err(|e| format!("temporary file: {e}"))?;
+    super::ocr::ocr_ready(&img).save_with_format(tmp.path(), image::ImageFormat::Png).map_err(|e| format!("temporary file: {e}"))?;
+    Ok(tmp.into_temp_path())
 }
 
 /// Whether Debian's `pdftotext` can be run (checked once).
@@ -197,21 +237,54 @@ pub fn pdftotext_available() -> bool {
 
 /// Text per page from poppler's `pdftotext` (pages end with form feeds).
 pub fn read_pdftotext(path: &Path, max_bytes: u64) -> Result<PdfText, String> {
-    let out = std::process::Command::new("pdftotext")
+    use std::io::Read;
+    let mut child = std::process::Command::new("pdftotext")
         .args(["-q", "-enc", "UTF-8"])
         .arg(path)
         .arg("-")
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .map_err(|e| format!("cannot run pdftotext: {e}"))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
+    let (mut so, mut se) = (child.stdout.take().ok_or("pdftotext: no stdout")?, child.stderr.take().ok_or("pdftotext: no stderr")?);
+    // At most `max_bytes` (plus a page's worth) is kept; the rest is drained.
+    let cap = max_bytes.saturating_add(1 << 20);
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = (&mut so).take(cap).read_to_end(&mut v);
+        let _ = std::io::copy(&mut so, &mut std::io::sink());
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = se.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + PDFTOTEXT_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("pdftotext timed out after {} s", PDFTOTEXT_TIMEOUT.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(format!("pdftotext: {e}")),
+        }
+    };
+    let stdout = reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    if !status.success() {
+        let err = stderr;
         return Err(if err.contains("assword") {
             "encrypted PDF: it needs a password, which pith does not have".into()
         } else {
             format!("broken PDF: pdftotext cannot read it ({})", err.trim().chars().take(200).collect::<String>())
         });
     }
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&stdout);
     let mut t = PdfText { engine: "pdftotext", ..Default::default() };
     let mut bytes = 0u64;
     let parts: Vec<&str> = text.split('\u{c}').collect();

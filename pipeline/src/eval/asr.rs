@@ -43,8 +43,9 @@ pub fn words(s: &str) -> Vec<String> {
     s.to_lowercase().split(|c: char| !c.is_alphanumeric() && c != '\'').filter(|w| !w.is_empty()).map(String::from).collect()
 }
 
-/// Word-level edit distance (substitutions + deletions + insertions).
-pub fn edit_distance(r: &[String], h: &[String]) -> usize {
+/// Edit distance (substitutions + deletions + insertions) between two
+/// sequences: of words for WER, of characters for OCR's CER.
+pub fn edit_distance<T: PartialEq>(r: &[T], h: &[T]) -> usize {
     let mut prev: Vec<usize> = (0..=h.len()).collect();
     for (i, rw) in r.iter().enumerate() {
         let mut cur = vec![i + 1; h.len() + 1];

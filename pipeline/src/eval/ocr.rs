@@ -52,22 +52,10 @@ fn chars(s: &str) -> Vec<char> {
     s.split_whitespace().collect::<Vec<_>>().join(" ").chars().collect()
 }
 
-fn char_distance(r: &[char], h: &[char]) -> usize {
-    let mut prev: Vec<usize> = (0..=h.len()).collect();
-    for (i, rc) in r.iter().enumerate() {
-        let mut cur = vec![i + 1; h.len() + 1];
-        for (j, hc) in h.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(rc != hc)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[h.len()]
-}
-
 /// Character error rate of `hyp` against `reference` (whitespace runs count as one space).
 pub fn cer(reference: &str, hyp: &str) -> f64 {
     let (r, h) = (chars(reference), chars(hyp));
-    char_distance(&r, &h) as f64 / r.len().max(1) as f64
+    super::asr::edit_distance(&r, &h) as f64 / r.len().max(1) as f64
 }
 
 pub fn run(dir: &Path, photos: Option<&Path>, cfg: &OcrConfig) -> Result<OcrReport> {
@@ -80,7 +68,7 @@ pub fn run(dir: &Path, photos: Option<&Path>, cfg: &OcrConfig) -> Result<OcrRepo
         let got = recognize_image(&img, cfg).map_err(|e| PipelineError::BadInput(format!("{}: {e}", p.display())))?;
         let seconds = t0.elapsed().as_secs_f64();
         let (r, h) = (chars(&truth), chars(&got.text));
-        let e = char_distance(&r, &h);
+        let e = super::asr::edit_distance(&r, &h);
         let (rw, hw) = (super::asr::words(&truth), super::asr::words(&got.text));
         let we = super::asr::edit_distance(&rw, &hw);
         edits += e;

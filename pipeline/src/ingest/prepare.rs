@@ -178,7 +178,7 @@ impl Ctx<'_> {
                 self.document(meta, Kind::Pdf, "application/pdf", pdf.title, labels, parts, &mut notes, path)
             }
             Detected::Office(format) => {
-                let x = office::read(path, format)?;
+                let x = office::read(path, format, cfg.max_text_bytes)?;
                 let n = x.sections.len();
                 let unit = match format.kind() {
                     Kind::Slides => "slide",
@@ -245,8 +245,10 @@ impl Ctx<'_> {
     ) -> Result<Prepared, String> {
         let cfg = &self.engine.cfg;
         let (mut text, mut spans, mut places) = (String::new(), Vec::new(), Vec::new());
-        for (place, part) in parts {
+        for (mut place, part) in parts {
             let part = part.trim();
+            // A heading may hold line breaks or run long: one short line.
+            place.section = place.section.map(|t| t.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(120).collect());
             if part.is_empty() {
                 continue;
             }
@@ -264,8 +266,8 @@ impl Ctx<'_> {
         }
         if text.trim().is_empty() {
             return Err(match kind {
-                Kind::Pdf if !ocr::available() => {
-                    "no text layer (a scanned PDF), and OCR is not installed: apt-get install tesseract-ocr".into()
+                Kind::Pdf if !ocr::available() || self.ocr.mode == OcrMode::Off => {
+                    "no text layer (a scanned PDF), and OCR is off (ocr.mode) or not installed (apt-get install tesseract-ocr)".into()
                 }
                 Kind::Pdf => "no text found: no text layer and OCR read nothing".into(),
                 _ => "no text content".into(),

@@ -85,8 +85,13 @@ impl Engine {
                 }
                 Ok(())
             };
-            // Every kind may have text (photos: the words OCR found in them).
-            dense(space::TEXT, w.text, Family::Text, qv.clone())?;
+            // Photos' words (OCR) are in the text space too, but under the
+            // `image` filter nearly all allowed chunks are pictures, which
+            // the text space lacks: BM25 finds the words there, and the
+            // `textimage` filter searches the text space.
+            if kind != Some(Kind::Image) {
+                dense(space::TEXT, w.text, Family::Text, qv.clone())?;
+            }
             if !kind.is_some_and(|k| k.is_textual()) {
                 dense(space::CONSE, w.conse, Family::Cross, qv.clone())?;
                 if let Some(clip) = &enc.clip {

@@ -18,13 +18,6 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0010_pages.sql"),
 ];
 
-/// Whether a store's schema predates this build (a read-only open cannot
-/// upgrade it; the next writer does).
-pub fn is_behind(conn: &Connection) -> Result<bool> {
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    Ok((current as usize) < MIGRATIONS.len())
-}
-
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {

@@ -13,12 +13,15 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use crate::error::{PipelineError, Result};
+use crate::error::Result;
 pub use rows::*;
 pub use sentences::NewSentence;
 
 pub struct Store {
     pub conn: Connection,
+    /// The columns chunk rows are read with: a read-only connection to a
+    /// store an older pith wrote (no `chunks.page`) reads them as NULL.
+    chunk_cols: &'static str,
 }
 
 pub(crate) fn now() -> i64 {
@@ -41,7 +44,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         migrate::migrate(&mut conn)?;
-        Ok(Store { conn })
+        Ok(Store { conn, chunk_cols: ChunkRow::COLS })
     }
 
     /// A read-only connection. In WAL mode it reads the last committed
@@ -50,12 +53,8 @@ impl Store {
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "query_only", "ON")?;
-        if migrate::is_behind(&conn)? {
-            return Err(PipelineError::Unsupported(
-                "this store was written by an older pith; run `pith index` or `pith serve` once to upgrade it, then search".into(),
-            ));
-        }
-        Ok(Store { conn })
+        let has_pages = conn.prepare("SELECT page, section FROM chunks LIMIT 0").is_ok();
+        Ok(Store { conn, chunk_cols: if has_pages { ChunkRow::COLS } else { ChunkRow::COLS_BEFORE_PAGES } })
     }
 
     pub fn add_root(&self, path: &str) -> Result<()> {
@@ -338,19 +337,20 @@ impl Store {
     }
 
     pub fn chunk(&self, chunk_id: ChunkId) -> Result<Option<ChunkRow>> {
-        let mut st = self.conn.prepare_cached(&format!("SELECT {} FROM chunks WHERE id = ?1", ChunkRow::COLS))?;
+        let mut st = self.conn.prepare_cached(&format!("SELECT {} FROM chunks WHERE id = ?1", self.chunk_cols))?;
         Ok(st.query_row([chunk_id], ChunkRow::from_row).optional()?)
     }
 
     /// Every chunk of an item, in order.
     pub fn chunks_of_item(&self, item_id: ItemId) -> Result<Vec<ChunkRow>> {
-        let mut st = self.conn.prepare(&format!("SELECT {} FROM chunks WHERE item_id = ?1 ORDER BY ord", ChunkRow::COLS))?;
+        let mut st = self.conn.prepare(&format!("SELECT {} FROM chunks WHERE item_id = ?1 ORDER BY ord", self.chunk_cols))?;
         let rows = st.query_map([item_id], ChunkRow::from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn first_chunk_of_item(&self, item_id: ItemId) -> Result<Option<ChunkRow>> {
-        let mut st = self.conn.prepare_cached(&format!("SELECT {} FROM chunks WHERE item_id = ?1 ORDER BY ord LIMIT 1", ChunkRow::COLS))?;
+        let mut st =
+            self.conn.prepare_cached(&format!("SELECT {} FROM chunks WHERE item_id = ?1 ORDER BY ord LIMIT 1", self.chunk_cols))?;
         Ok(st.query_row([item_id], ChunkRow::from_row).optional()?)
     }
 

@@ -179,6 +179,9 @@ impl ChunkRow {
     /// Columns `from_row` reads, in order.
     pub const COLS: &'static str =
         "id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, ''), start_ms, end_ms, page, section";
+    /// The same from a store made before migration 0010 (read-only opens).
+    pub const COLS_BEFORE_PAGES: &'static str =
+        "id, item_id, ord, coalesce(byte_start, 0), coalesce(byte_end, 0), coalesce(text, ''), start_ms, end_ms, NULL, NULL";
 
     pub fn from_row(r: &Row) -> rusqlite::Result<Self> {
         Ok(ChunkRow {

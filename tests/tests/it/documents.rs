@@ -37,7 +37,7 @@ fn a_folder_of_documents_is_searchable_by_page_and_section_and_each_bad_file_is_
     copy_dir(&fixtures().join("docs"), &dir);
     let e = engine(&tmp.path().join("store"));
     let r = ingest_dir(&e, &dir);
-    assert_eq!(r.failed, 3, "{r:?}");
+    assert_eq!(r.failed, 4, "{r:?}");
     assert_eq!(r.added, 10, "{r:?}");
     assert_eq!(r.pdf_pages, 7, "{r:?}");
     assert_eq!(r.ocr_images, 1, "{r:?}");
@@ -47,6 +47,7 @@ fn a_folder_of_documents_is_searchable_by_page_and_section_and_each_bad_file_is_
     assert!(reason("locked.pdf").contains("encrypted"), "{errors:?}");
     assert!(reason("bomb.docx").contains("zip bomb"), "{errors:?}");
     assert!(reason("laughs.odt").contains("entities"), "{errors:?}");
+    assert!(reason("cells.xlsx").contains("cells"), "{errors:?}");
 
     // A phrase from page 3 finds the PDF at page 3, titled from its metadata.
     let h = top(&e, "herons resting on the northern breakwater");
@@ -156,4 +157,24 @@ fn a_changed_pdf_is_reindexed_and_a_removed_one_leaves_the_index() {
     std::fs::remove_file(dir.join("a.pdf")).unwrap();
     assert_eq!(ingest_dir(&e, &dir).removed, 1);
     assert!(search(&e, "orchard ladder", 5).is_empty());
+}
+
+#[test]
+fn with_ocr_off_a_scanned_page_is_a_note_and_the_text_pages_are_indexed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("docs");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixtures().join("docs/scanned.pdf"), dir.join("scanned.pdf")).unwrap();
+    let e = engine(&tmp.path().join("store"));
+    e.set_setting("ocr.mode", Some("off")).unwrap();
+    assert_eq!(ingest_dir(&e, &dir).added, 1);
+    let errors = e.status(20).unwrap().errors;
+    assert!(errors.iter().any(|x| x.reason.contains("page 2: a scanned page")), "{errors:?}");
+    let h = top(&e, "this cover page introduces the orchard survey");
+    assert_eq!((file_name(&h).as_str(), h.page), ("scanned.pdf", Some(1)));
+    assert!(e
+        .search(&SearchRequest::new("ladder leans against the stone wall near the cider press", 5))
+        .unwrap()
+        .iter()
+        .all(|h| h.page != Some(2)));
 }

@@ -183,7 +183,11 @@ fn read_only_context_on_a_store_an_older_pith_wrote_makes_its_own_sentences() {
     let d = tempfile::tempdir().unwrap();
     drop(store(d.path()));
     let db = d.path().join("store/pith.sqlite");
-    for (sql, version) in [("ALTER TABLE sentences DROP COLUMN token_bits", 8), ("DROP TABLE sentences", 7)] {
+    for (sql, version) in [
+        ("ALTER TABLE chunks DROP COLUMN page; ALTER TABLE chunks DROP COLUMN section", 9),
+        ("ALTER TABLE sentences DROP COLUMN token_bits", 8),
+        ("DROP TABLE sentences", 7),
+    ] {
         let c = rusqlite::Connection::open(&db).unwrap();
         c.execute_batch(sql).unwrap();
         c.pragma_update(None, "user_version", version).unwrap();
