@@ -2,6 +2,7 @@
 //! limits and clear reasons for everything refused.
 
 pub mod audio;
+pub mod child;
 pub mod detect;
 pub mod image;
 pub mod ocr;

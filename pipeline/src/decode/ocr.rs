@@ -13,11 +13,10 @@
 //! the same baseline a glyph-width away: printed lines have dozens, a photo's
 //! texture a few.
 
-use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Condvar, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use image::{DynamicImage, GrayImage};
 use serde::{Deserialize, Serialize};
@@ -77,47 +76,15 @@ pub fn recognize_file(path: &Path, cfg: &OcrConfig) -> Result<Recognised, String
         return Err("OCR needs Tesseract: apt-get install tesseract-ocr tesseract-ocr-eng".into());
     }
     let _slot = Slot::take();
-    let mut child = Command::new("tesseract")
-        .arg(path)
-        .arg("stdout")
-        .args(["-l", &cfg.lang, "--psm", "3", "tsv"])
-        .env("OMP_THREAD_LIMIT", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start tesseract: {e}"))?;
-    let mut out = child.stdout.take().ok_or("tesseract: no stdout")?;
-    let mut err = child.stderr.take().ok_or("tesseract: no stderr")?;
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs_f64(cfg.timeout_s.max(0.1));
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("OCR timed out after {:.0} s", cfg.timeout_s));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("tesseract: {e}")),
-        }
-    };
-    let tsv = reader.join().unwrap_or_default();
-    let stderr = err_reader.join().unwrap_or_default();
-    if !status.success() {
-        let why = stderr.lines().find(|l| l.contains("Error") || l.contains("error")).unwrap_or(stderr.trim());
+    let mut cmd = Command::new("tesseract");
+    cmd.arg(path).arg("stdout").args(["-l", &cfg.lang, "--psm", "3", "tsv"]).env("OMP_THREAD_LIMIT", "1");
+    // The limit message says "OCR timed out after N s" (what `pith status` shows).
+    let out = super::child::run(cmd, "OCR", Duration::from_secs_f64(cfg.timeout_s.max(0.1)), 64 << 20)?;
+    if !out.success {
+        let why = out.stderr.lines().find(|l| l.contains("Error") || l.contains("error")).unwrap_or(out.stderr.trim());
         return Err(format!("tesseract failed: {}", why.chars().take(200).collect::<String>()));
     }
+    let tsv = String::from_utf8_lossy(&out.stdout);
     Ok(parse_tsv(&tsv, cfg.min_confidence))
 }
 

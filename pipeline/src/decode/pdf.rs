@@ -237,54 +237,19 @@ pub fn pdftotext_available() -> bool {
 
 /// Text per page from poppler's `pdftotext` (pages end with form feeds).
 pub fn read_pdftotext(path: &Path, max_bytes: u64) -> Result<PdfText, String> {
-    use std::io::Read;
-    let mut child = std::process::Command::new("pdftotext")
-        .args(["-q", "-enc", "UTF-8"])
-        .arg(path)
-        .arg("-")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run pdftotext: {e}"))?;
-    let (mut so, mut se) = (child.stdout.take().ok_or("pdftotext: no stdout")?, child.stderr.take().ok_or("pdftotext: no stderr")?);
-    // At most `max_bytes` (plus a page's worth) is kept; the rest is drained.
-    let cap = max_bytes.saturating_add(1 << 20);
-    let reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = (&mut so).take(cap).read_to_end(&mut v);
-        let _ = std::io::copy(&mut so, &mut std::io::sink());
-        v
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = se.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + PDFTOTEXT_TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("pdftotext timed out after {} s", PDFTOTEXT_TIMEOUT.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("pdftotext: {e}")),
-        }
-    };
-    let stdout = reader.join().unwrap_or_default();
-    let stderr = err_reader.join().unwrap_or_default();
-    if !status.success() {
-        let err = stderr;
+    let mut cmd = std::process::Command::new("pdftotext");
+    cmd.args(["-q", "-enc", "UTF-8"]).arg(path).arg("-");
+    // At most `max_bytes` (plus a page's worth) is kept.
+    let out = super::child::run(cmd, "pdftotext", PDFTOTEXT_TIMEOUT, max_bytes.saturating_add(1 << 20))?;
+    if !out.success {
+        let err = out.stderr;
         return Err(if err.contains("assword") {
             "encrypted PDF: it needs a password, which pith does not have".into()
         } else {
             format!("broken PDF: pdftotext cannot read it ({})", err.trim().chars().take(200).collect::<String>())
         });
     }
-    let text = String::from_utf8_lossy(&stdout);
+    let text = String::from_utf8_lossy(&out.stdout);
     let mut t = PdfText { engine: "pdftotext", ..Default::default() };
     let mut bytes = 0u64;
     let parts: Vec<&str> = text.split('\u{c}').collect();

@@ -46,7 +46,7 @@ pub struct IngestReport {
     pub failed: usize,
     pub text_chunks: usize,
     pub images: usize,
-    /// PDF pages indexed, and photos whose words OCR read.
+    /// PDF pages with text indexed, and photos whose words OCR read.
     pub pdf_pages: usize,
     pub ocr_images: usize,
     /// Per video: frames decoded, encoder calls, tokens stored.
@@ -446,9 +446,8 @@ impl Batch {
                         })
                         .collect();
                     report.text_chunks += chunks.len();
-                    if kind == Kind::Pdf {
-                        report.pdf_pages += pdf_pages(&labels);
-                    }
+                    // Pages with text (each page's chunks are consecutive).
+                    report.pdf_pages += places.iter().filter_map(|p| p.page).collect::<std::collections::BTreeSet<_>>().len();
                     let mut file = new_file(meta, kind, title, mime, None, labels, None, chunks, notes);
                     file.items[0].sentences = sentences.next().unwrap_or_default();
                     if !file.items[0].sentences.is_empty() && engine.scores_tokens_for(&file.path) {
@@ -708,11 +707,6 @@ fn new_file(
         }],
         notes,
     }
-}
-
-/// The page count a PDF's labels start with ("12 pages, Author").
-fn pdf_pages(labels: &Option<String>) -> usize {
-    labels.as_deref().and_then(|l| l.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 /// The string form in which a path is stored.
