@@ -22,7 +22,8 @@ models: deps
 	$(PYTHON) scripts/fetch_models.py
 
 ## Test photos from the scikit-image wheel, generated tiny CLIP-, CLAP- and LLMLingua-2-style
-## models, and generated documents (PDF, Office, EPUB, text images for OCR).
+## models, generated documents (PDF, Office, EPUB, text images for OCR), and the llama.cpp
+## server (PyPI llama-cpp-python, compiled once into ~/.cache/pith/llama-cpp) for the chat proxy test.
 testdata: models
 	scripts/fetch_testdata.sh $(TESTDATA)
 	@$(PYTHON) -c "import onnx, tokenizers, numpy, PIL" 2>/dev/null || $(PYTHON) -m pip install -q --disable-pip-version-check onnx==1.23.2 tokenizers==0.23.3 numpy==2.4.6 pillow==13.0.0
@@ -30,6 +31,7 @@ testdata: models
 	@test -f $(TESTDATA)/tiny-clap/expected.json || $(PYTHON) scripts/make_tiny_clap.py $(TESTDATA)/tiny-clap $(PITH_MODELS)/minilm-l6-v2-int8/tokenizer.json
 	@test -f $(TESTDATA)/tiny-lingua/expected.json || $(PYTHON) scripts/make_tiny_lingua.py $(TESTDATA)/tiny-lingua $(PITH_MODELS)/minilm-l6-v2-int8/tokenizer.json
 	$(PYTHON) scripts/make_doc_fixtures.py $(TESTDATA)/documents
+	scripts/llama_server.sh
 
 build: models
 	cargo build --release -p pith

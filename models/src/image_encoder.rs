@@ -2,7 +2,8 @@
 //! 1280-d features (the image-only "more like this" space) from one run.
 
 use std::borrow::Cow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use ort::session::SessionInputValue;
 use ort::value::Tensor;
@@ -19,8 +20,14 @@ pub struct ImageOutput {
     pub features: Vec<f32>,
 }
 
+type ImageWorker = Worker<Vec<Preprocessed>, Vec<ImageOutput>>;
+
+/// The ONNX session starts on the first batch, not at load: a store that
+/// only ever sees text (or a 1,000-page PDF) never pays the session's
+/// ~100 MB. The class names ConSE needs are read at load.
 pub struct ImageEncoder {
-    worker: Worker<Vec<Preprocessed>, Vec<ImageOutput>>,
+    worker: OnceLock<ImageWorker>,
+    start: Mutex<Start>,
     pub prep: ImagePrep,
     pub classes: Vec<String>,
     /// WordNet lemma names per class (first equals `classes[i]`).
@@ -45,22 +52,56 @@ impl ImageEncoder {
             Ok(t) => serde_json::from_str(&t).map_err(|e| ModelError::Manifest { path: syn_path.clone(), reason: e.to_string() })?,
             Err(_) => classes.iter().map(|c| vec![c.clone()]).collect(),
         };
-        let model = m.file("model.onnx");
-        let root = models_root.to_path_buf();
-        let input = m.inputs.first().cloned().unwrap_or_else(|| "pixels".into());
-        let outs =
-            (m.outputs.first().cloned().unwrap_or_else(|| "logits".into()), m.outputs.get(1).cloned().unwrap_or_else(|| "features".into()));
-        let side = prep.crop as usize;
-        let worker = Worker::spawn(&m.name, move || {
+        let start = Start {
+            name: m.name.clone(),
+            root: models_root.to_path_buf(),
+            model: m.file("model.onnx"),
+            threads,
+            input: m.inputs.first().cloned().unwrap_or_else(|| "pixels".into()),
+            outs: (
+                m.outputs.first().cloned().unwrap_or_else(|| "logits".into()),
+                m.outputs.get(1).cloned().unwrap_or_else(|| "features".into()),
+            ),
+            side: prep.crop as usize,
+        };
+        Ok(ImageEncoder {
+            worker: OnceLock::new(),
+            start: Mutex::new(start),
+            prep,
+            classes,
+            synonyms,
+            dim: m.dim,
+            batch_size: 16,
+            name: m.name,
+        })
+    }
+
+    /// Batches sent to the model so far (0 before the session started).
+    pub fn calls(&self) -> u64 {
+        self.worker.get().map_or(0, Worker::calls)
+    }
+
+    /// Whether the ONNX session has been started.
+    pub fn started(&self) -> bool {
+        self.worker.get().is_some()
+    }
+
+    /// The worker, started on first use. A failed start is an error for
+    /// this call and is tried again on the next.
+    fn worker(&self) -> Result<&ImageWorker> {
+        if let Some(w) = self.worker.get() {
+            return Ok(w);
+        }
+        let start = self.start.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = self.worker.get() {
+            return Ok(w);
+        }
+        let Start { name, root, model, threads, input, outs, side } = start.clone();
+        let w = Worker::spawn(&name, move || {
             let mut session = runtime::session(&root, &model, threads)?;
             Ok(move |batch: Vec<Preprocessed>| run(&mut session, &input, &outs, side, batch))
         })?;
-        Ok(ImageEncoder { worker, prep, classes, synonyms, dim: m.dim, batch_size: 16, name: m.name })
-    }
-
-    /// Batches sent to the model so far.
-    pub fn calls(&self) -> u64 {
-        self.worker.calls()
+        Ok(self.worker.get_or_init(|| w))
     }
 
     pub fn encode(&self, batch: Vec<Preprocessed>) -> Result<Vec<ImageOutput>> {
@@ -69,10 +110,22 @@ impl ImageEncoder {
         }
         // One image is a search by image: ahead of any ingest backlog.
         if batch.len() == 1 {
-            return self.worker.submit_urgent(batch)?.wait();
+            return self.worker()?.submit_urgent(batch)?.wait();
         }
-        self.worker.call(batch)
+        self.worker()?.call(batch)
     }
+}
+
+/// What starting the session takes.
+#[derive(Clone)]
+struct Start {
+    name: String,
+    root: PathBuf,
+    model: PathBuf,
+    threads: usize,
+    input: String,
+    outs: (String, String),
+    side: usize,
 }
 
 fn run(

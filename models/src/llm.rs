@@ -105,7 +105,7 @@ impl LocalLm {
         let decoder = if m.files.iter().any(|f| f.path == "decoder_q4.onnx") { "decoder_q4.onnx" } else { "decoder.onnx" };
         let (root, path, c) = (models_root.to_path_buf(), m.file(decoder), cfg.clone());
         let worker = Worker::spawn(&m.name, move || {
-            let mut s = runtime::session_with(&root, &path, threads, true)?;
+            let mut s = runtime::session_with(&root, &path, threads, runtime::Memory::Lean)?;
             Ok(move |job: Job| match job {
                 Job::Score(ids) => Ok(Out::Bits(score(&mut s, &c, &table, &ids)?)),
                 Job::Generate { prompt, max_new, stop, sampling, tx } => {

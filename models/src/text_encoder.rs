@@ -51,7 +51,7 @@ impl TextEncoder {
             .map(|_| {
                 let (root, model, out_name) = (root.clone(), model.clone(), out_name.clone());
                 move || {
-                    let mut session = runtime::session(&root, &model, 1)?;
+                    let mut session = runtime::session_with(&root, &model, 1, runtime::Memory::KeepQuantized)?;
                     let names = runtime::input_names(&session);
                     Ok(move |batches: Vec<TokenBatch>| {
                         if batches.len() == 1 {

@@ -97,8 +97,8 @@ impl Whisper {
         }
         let (root, enc_path, dec_path, sp) = (models_root.to_path_buf(), m.file("encoder.onnx"), m.file("decoder.onnx"), specials.clone());
         let worker = Worker::spawn(&m.name, move || {
-            let mut enc = runtime::session_with(&root, &enc_path, threads, true)?;
-            let mut dec = runtime::session_with(&root, &dec_path, threads, true)?;
+            let mut enc = runtime::session_with(&root, &enc_path, threads, runtime::Memory::Lean)?;
+            let mut dec = runtime::session_with(&root, &dec_path, threads, runtime::Memory::Lean)?;
             Ok(move |mel: Vec<f32>| decode_window(&mut enc, &mut dec, &dims, &sp, mel))
         })?;
         Ok(Whisper { worker, tokenizer, front: MelFrontEnd::new(), specials, name: m.name })

@@ -14,17 +14,23 @@ use crate::store::NewSentence;
 pub fn embed_sentences(enc: &TextEncoder, texts: &[&str]) -> Result<Vec<Vec<NewSentence>>> {
     let tok = enc.raw_tokenizer();
     let mut spans = Vec::with_capacity(texts.len());
-    let mut encs = Vec::new();
+    // Only the ids and the word-token count are kept: a tokenizer `Encoding`
+    // holds each token's string and offsets too, ~100 bytes a token, which
+    // for a 1,000-page PDF was tens of MB held through the whole embedding.
+    let mut ids: Vec<Vec<u32>> = Vec::new();
+    let mut counts: Vec<usize> = Vec::new();
     for t in texts {
         let s = sentences::split(t);
         for &(a, b) in &s {
-            encs.push(tok.encode(&t[a..b], true).map_err(|e| PipelineError::Internal(format!("tokenizer: {e}")))?);
+            let e = tok.encode(&t[a..b], true).map_err(|e| PipelineError::Internal(format!("tokenizer: {e}")))?;
+            counts.push(e.get_special_tokens_mask().iter().filter(|&&m| m == 0).count());
+            ids.push(e.get_ids().to_vec());
         }
         spans.push(s);
     }
-    let ids: Vec<&[u32]> = encs.iter().map(|e| e.get_ids()).collect();
-    let mut vecs = enc.embed_ids(&ids)?.into_iter();
-    let mut counts = encs.iter().map(|e| e.get_special_tokens_mask().iter().filter(|&&m| m == 0).count());
+    let refs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
+    let mut vecs = enc.embed_ids(&refs)?.into_iter();
+    let mut counts = counts.into_iter();
     Ok(spans
         .into_iter()
         .map(|s| {

@@ -1,6 +1,7 @@
 //! The RAG chat proxy against a scripted OpenAI-compatible upstream (on a
 //! free local port): context injected, answers streamed with sources, and
-//! upstream failures turned into clear errors; and the built-in model.
+//! upstream failures turned into clear errors; against a real llama.cpp
+//! server (llama-cpp-python, built by `make testdata`); and the built-in model.
 
 use std::sync::{Arc, Mutex};
 
@@ -167,4 +168,87 @@ async fn without_an_upstream_the_built_in_model_answers() {
     assert_eq!((s, ctype.as_str()), (StatusCode::OK, "text/event-stream"));
     let deltas = body.matches("chat.completion.chunk").count();
     assert!(deltas >= 3 && body.ends_with("data: [DONE]\n\n"), "{body}");
+}
+
+/// The llama.cpp server (`scripts/llama_server.sh`, run by `make testdata`)
+/// on a free port; killed when dropped.
+struct LlamaServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for LlamaServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn llama_server(log: &std::path::Path) -> LlamaServer {
+    let dir = std::env::var_os("PITH_LLAMA_CPP")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/pith/llama-cpp"));
+    assert!(dir.join("ok").exists(), "llama.cpp server missing in {}: run `make testdata`", dir.display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = std::fs::File::create(log).unwrap();
+    let child = std::process::Command::new(dir.join("bin/python"))
+        .args(["-m", "llama_cpp.server", "--host", "127.0.0.1", "--port", &port.to_string(), "--n_ctx", "2048", "--n_threads", "2"])
+        .arg("--model")
+        .arg(dir.join("smollm2-135m-instruct-q4_1.gguf"))
+        .args(["--model_alias", "smollm2"])
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let server = LlamaServer { child, url: format!("http://127.0.0.1:{port}") };
+    // Up when /v1/models answers 200.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        use std::io::{Read, Write};
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+            let mut head = [0u8; 12];
+            if s.read_exact(&mut head).is_ok() && head.ends_with(b"200") {
+                return server;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "llama.cpp server did not start: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_llama_cpp_upstream_answers_through_the_proxy() {
+    let d = tempfile::tempdir().unwrap();
+    let server = llama_server(&d.path().join("llama.log"));
+    let st = state(d.path(), Some(&server.url));
+    let mut q = ask("smollm2", true);
+    q["max_tokens"] = json!(16);
+    q["temperature"] = json!(0);
+    let (s, ctype, body) = chat(&st, q.clone()).await;
+    assert_eq!((s, ctype.as_str()), (StatusCode::OK, "text/event-stream"), "{body}");
+    // The answer streams as deltas from llama.cpp (sse-starlette events), then pith's sources and one [DONE].
+    let events: Vec<Value> = body
+        .split("\n\n")
+        .filter_map(|e| e.trim().strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("{e}: {d}")))
+        .collect();
+    let text: String = events.iter().filter_map(|e| e["choices"][0]["delta"]["content"].as_str()).collect();
+    let (answer, sources) = text.split_once("Sources:").unwrap_or_else(|| panic!("no sources in {body}"));
+    assert!(!answer.trim().is_empty(), "llama.cpp answered nothing: {body}");
+    assert!(sources.contains("trip.txt") && body.ends_with("data: [DONE]\n\n") && body.matches("[DONE]").count() == 1, "{body}");
+    // Not streaming: one JSON answer with the sources in the message.
+    q["stream"] = json!(false);
+    let (s, _, body) = chat(&st, q).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let content = v["choices"][0]["message"]["content"].as_str().unwrap();
+    let (answer, sources) = content.split_once("Sources:").unwrap_or_else(|| panic!("{content}"));
+    assert!(!answer.trim().is_empty() && sources.contains("[1] "), "{content}");
+    assert!(v["usage"]["prompt_tokens"].as_u64().unwrap_or(0) > 20, "the injected context reached llama.cpp: {body}");
 }

@@ -61,6 +61,26 @@ fn reingesting_unchanged_files_does_no_encoder_work() {
     assert_eq!((enc.text.calls(), enc.image.calls()), (t, i));
 }
 
+/// A store of text (or one long PDF) never pays for the image model's
+/// session: it starts on the first photo.
+#[test]
+fn a_text_only_store_never_starts_the_image_session() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("notes");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("notes.md"), "# Groceries\nbuy oat milk and espresso beans\n").unwrap();
+    let e = engine(&d.path().join("store"));
+    ingest_dir(&e, &dir);
+    assert_eq!(file_name(&search(&e, "espresso beans", 1)[0]), "notes.md");
+    let enc = e.encoders().unwrap();
+    assert!(!enc.image.started() && enc.image.calls() == 0);
+    photos(&dir, &["chelsea.png"]);
+    let r = ingest_dir(&e, &dir);
+    assert_eq!((r.added, r.images), (1, 1), "{r:?}");
+    assert!(enc.image.started() && enc.image.calls() >= 1);
+    assert_eq!(file_name(&search(&e, "a cat", 1)[0]), "chelsea.png");
+}
+
 #[test]
 fn changed_and_deleted_files_are_reflected_everywhere() {
     let d = tempfile::tempdir().unwrap();
