@@ -6,6 +6,9 @@ need=()
 command -v cc >/dev/null || need+=(build-essential)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v python3 >/dev/null || need+=(python3 python3-pip)
+# The llama.cpp server for the chat proxy test is compiled into a venv.
+command -v c++ >/dev/null || need+=(g++)
+python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v chromium >/dev/null || need+=(chromium)
 # Media: ffmpeg/ffprobe decode video frames and audio symphonia cannot read;
 # espeak-ng speaks the sentences the speech tests transcribe.

@@ -36,7 +36,7 @@ less than 80 % letters/spaces are dropped; the rest are whitespace-normalised an
 split into sentences and packed into chunks of 48..96 LLM tokens (sentences longer than 96 tokens
 are skipped); duplicates are removed. 5 % of chunks (md5(text) mod 20 == 0) are held out for
 evaluation and never trained on. Chunks, their MiniLM embeddings (.npy) and the data manifest are
-cached under --cache (default /work/xrag/cache), keyed by a hash of the chunk list.
+cached under --cache (default ~/.cache/pith/xrag), keyed by a hash of the chunk list.
 
 Written to --out:
   bridge.pt     state_dict (fp32) + config
@@ -497,7 +497,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--matmul-dtype", default="bf16", choices=["bf16", "f32"],
                     help="dtype of the frozen LLM's matmuls (train and eval); bf16 accumulates in f32")
-    ap.add_argument("--cache", default="/work/xrag/cache")
+    ap.add_argument("--cache", default=os.path.expanduser("~/.cache/pith/xrag"))
     ap.add_argument("--gguf", default=None)
     ap.add_argument("--minilm", default=os.path.join(os.path.expanduser("~/.cache/pith/models"), "minilm-l6-v2-int8"))
     a = ap.parse_args()

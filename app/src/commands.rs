@@ -722,7 +722,7 @@ fn bench(cfg: EngineConfig, b: BenchCmd) -> Result<()> {
             let engine = Engine::open(cfg)?;
             // Load models first so the timing is ingestion, not start-up.
             let t_load = Instant::now();
-            engine.encoders()?;
+            engine.encoders()?.image.start()?;
             let load_s = t_load.elapsed().as_secs_f64();
             let progress = CliProgress::new();
             let r = pith_pipeline::ingest::ingest(&engine, &[dir], &progress)?;

@@ -78,7 +78,9 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 pub fn serve(cfg: EngineConfig, args: ServeArgs) -> Result<()> {
     let roots = roots(&args.watch)?;
     let engine = Arc::new(Engine::open(cfg)?);
-    // Load the models off the request path so the first search is fast.
+    // Load the models off the request path so the first text search is
+    // fast. The image model's session starts on the first photo or search
+    // by image (a text-only store never holds it).
     {
         let e = engine.clone();
         std::thread::spawn(move || {

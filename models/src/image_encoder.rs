@@ -86,6 +86,11 @@ impl ImageEncoder {
         self.worker.get().is_some()
     }
 
+    /// Start the session now (a benchmark that times ingest alone).
+    pub fn start(&self) -> Result<()> {
+        self.worker().map(|_| ())
+    }
+
     /// The worker, started on first use. A failed start is an error for
     /// this call and is tried again on the next.
     fn worker(&self) -> Result<&ImageWorker> {

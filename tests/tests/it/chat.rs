@@ -200,21 +200,23 @@ fn llama_server(log: &std::path::Path) -> LlamaServer {
         .stderr(out)
         .spawn()
         .unwrap();
-    let server = LlamaServer { child, url: format!("http://127.0.0.1:{port}") };
+    let mut server = LlamaServer { child, url: format!("http://127.0.0.1:{port}") };
     // Up when /v1/models answers 200.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     loop {
         use std::io::{Read, Write};
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            s.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
             let _ = s.write_all(b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
             let mut head = [0u8; 12];
             if s.read_exact(&mut head).is_ok() && head.ends_with(b"200") {
                 return server;
             }
         }
+        let exited = server.child.try_wait().unwrap();
         assert!(
-            std::time::Instant::now() < deadline,
-            "llama.cpp server did not start: {}",
+            exited.is_none() && std::time::Instant::now() < deadline,
+            "llama.cpp server did not start ({exited:?}): {}",
             std::fs::read_to_string(log).unwrap_or_default()
         );
         std::thread::sleep(std::time::Duration::from_millis(300));
