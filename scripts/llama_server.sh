@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build the llama.cpp OpenAI-compatible server from PyPI `llama-cpp-python`
 # (an sdist: pip compiles llama.cpp from source) into a venv, with the
-# SmolLM2 GGUF beside it. The integration test `chat::a_real_llama_cpp_upstream`
-# serves that GGUF with it and runs pith's chat proxy against it.
+# SmolLM2 GGUF beside it. The integration test
+# `chat::a_real_llama_cpp_upstream_answers_through_the_proxy` serves that GGUF
+# with it and runs pith's chat proxy against it.
 #
 #   scripts/llama_server.sh [DEST]     # DEST defaults to ~/.cache/pith/llama-cpp
 #

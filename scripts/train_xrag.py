@@ -478,6 +478,15 @@ def lr_at(frac, step, base, warm):
     return base * min(1.0, (step + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
 
 
+def batches(idx, size, rng):
+    """Endless batches of `size` from `idx`, reshuffled (by `rng`) each pass."""
+    while True:
+        order = idx[:]
+        rng.shuffle(order)
+        for i in range(0, len(order) - size + 1, size):
+            yield order[i:i + size]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
@@ -563,15 +572,10 @@ def main():
     # ---------------- stage 1
     opt = torch.optim.AdamW(br.parameters(), lr=a.lr, weight_decay=0.0)
     t1 = time.time()
-    order, op = [], 0
+    draw = batches(train_idx, a.batch, rng)
     step, run_loss = 0, []
     while step < a.steps and time.time() - t1 < s1_budget:
-        if op + a.batch > len(order):
-            order = train_idx[:]
-            rng.shuffle(order)
-            op = 0
-        bi = order[op:op + a.batch]
-        op += a.batch
+        bi = next(draw)
         frac = max(step / a.steps, (time.time() - t1) / s1_budget)
         for g in opt.param_groups:
             g["lr"] = lr_at(frac, step, a.lr, a.warmup)
@@ -608,14 +612,9 @@ def main():
         t2 = time.time()
         s2_budget = max(budget - (t2 - t1), 60.0)
         step2, l_ce, l_kl = 0, [], []
-        order, op = [], 0
+        draw = batches(qidx, a.batch, rng)
         while step2 < a.stage2_steps and time.time() - t2 < s2_budget:
-            if op + a.batch > len(order):
-                order = qidx[:]
-                rng.shuffle(order)
-                op = 0
-            bi = order[op:op + a.batch]
-            op += a.batch
+            bi = next(draw)
             frac = max(step2 / a.stage2_steps, (time.time() - t2) / s2_budget)
             for g in opt.param_groups:
                 g["lr"] = lr_at(frac, step2, a.stage2_lr, a.warmup)

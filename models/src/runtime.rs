@@ -70,9 +70,8 @@ pub enum Memory {
     /// them into a float32 copy of the whole model in every session (MiniLM:
     /// 23 MB on disk, ~95 MB more per session). They are dequantised layer by
     /// layer as each runs; memory patterns are off so the arena does not
-    /// plan all of them at once. Measured on two MiniLM sessions, 8×128
-    /// batches: 310 MB instead of 444, as fast (3.57 vs 3.36 batches/s), the
-    /// same vectors to 1e-7.
+    /// plan all of them at once. Ingest of a 250-page PDF: 399 MB instead
+    /// of 630, 7% slower (docs/BENCHMARKS.md); the same vectors to 1e-7.
     KeepQuantized,
 }
 
