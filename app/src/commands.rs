@@ -515,6 +515,32 @@ fn eval(cfg: EngineConfig, e: EvalCmd) -> Result<()> {
                 }
             }
         }
+        EvalCmd::Xrag { file, chunks, questions, json } => {
+            let r = pith_pipeline::eval::xrag::run(&file, &cfg, chunks, questions)?;
+            progress.finish();
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                let x = &r.reconstruction;
+                println!("{} ({}), bridge {}, LM {}", r.file, r.format, r.bridge, r.llm);
+                println!(
+                    "reconstruction, {} chunks ({} tokens), NLL/token: none {:.4}  own xRAG {:.4}  other xRAG {:.4}  full text {:.4}",
+                    x.chunks, x.target_tokens, x.a_no_context, x.b_own_xrag, x.c_other_xrag, x.d_full_text
+                );
+                println!("gap closed by its own token {:.1}%, by another chunk's {:.1}%", x.gap_closed_b * 100.0, x.gap_closed_c * 100.0);
+                if r.qa_used > 0 {
+                    println!("questions: {} of {} have a gold answer in their top chunk", r.qa_used, r.qa_total);
+                    println!("{:<14} {:>10} {:>11} {:>8} {:>8} {:>8}", "context", "answer NLL", "contains", "prefill", "GFLOPs", "ms");
+                    for q in &r.qa {
+                        println!(
+                            "{:<14} {:>10.3} {:>11.3} {:>8.1} {:>8.2} {:>8.0}",
+                            q.condition, q.answer_nll, q.containment, q.prefill_tokens, q.prefill_gflops, q.latency_ms
+                        );
+                    }
+                }
+                println!("{:.0} s", r.seconds);
+            }
+        }
         EvalCmd::Hubness { space, queries, k, json } => {
             let engine = Engine::open_read_only(cfg)?;
             let qs = lines_of(&queries)?;

@@ -13,18 +13,30 @@ pub fn rag(cfg: EngineConfig, a: RagArgs) -> Result<()> {
         return Err(anyhow!("--min-relevance takes a number from 0 to 1"));
     }
     let engine = Engine::open_read_only(cfg)?;
+    let compression = if a.xrag {
+        Compression::Xrag
+    } else {
+        Compression::parse(&a.compression)
+            .ok_or_else(|| anyhow!("--compression is none, extractive, tokens, extractive+tokens, xrag or extractive+xrag"))?
+    };
     let req = RagRequest {
         k: a.k,
         token_budget: a.budget,
-        compression: Compression::parse(&a.compression)
-            .ok_or_else(|| anyhow!("--compression is none, extractive, tokens or extractive+tokens"))?,
+        compression,
         filters: filters_from(a.kind, a.path, None, None, None)?,
         tokenizer: a.tokenizer,
         min_relevance: a.min_relevance,
-        ..RagRequest::new(a.question)
+        ..RagRequest::new(a.question.clone())
     };
     let r = engine.rag_context(&req)?;
+    let answer = if a.answer || a.xrag { Some(answer(&engine, &a.question, &r)?) } else { None };
     if a.json {
+        if let Some((text, secs)) = answer {
+            let mut v = serde_json::to_value(&r)?;
+            v["answer"] = serde_json::json!({"text": text, "seconds": secs, "model": pith_models::catalog::LM_MODEL});
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            return Ok(());
+        }
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }
@@ -46,7 +58,27 @@ pub fn rag(cfg: EngineConfig, a: RagArgs) -> Result<()> {
         r.timings.sentences_ms,
         r.timings.compress_ms
     );
+    if let Some(x) = &r.xrag {
+        println!("xRAG: each {} above is one input embedding of {} ({} values, bridge {})", x.mark, x.llm, x.dim, x.bridge);
+    }
+    if let Some((text, secs)) = answer {
+        println!("\nanswer ({}, {secs:.1} s):\n{}", pith_models::catalog::LM_MODEL, text.trim());
+    }
     Ok(())
+}
+
+/// The built-in model's greedy answer from the context block (its xRAG
+/// marks replaced by the tokens), and the seconds it took.
+fn answer(engine: &Engine, question: &str, r: &pith_pipeline::rag::RagContext) -> Result<(String, f64)> {
+    let t = std::time::Instant::now();
+    let lm = engine.encoders()?.lm()?.ok_or_else(|| anyhow!("the built-in model is not installed: run `make models`"))?;
+    let slots: Vec<Vec<f32>> =
+        r.contexts.iter().filter_map(|c| c.xrag.as_deref()).map(pith_pipeline::rag::xrag::decode_token).collect::<Result<_, _>>()?;
+    let question = question.replace(pith_models::XRAG_MARK, "<xrag>");
+    let system = format!("Answer from these passages of the user's files, citing them as [1], [2].\n\n{}", r.prompt);
+    let prompt = lm.chat_prompt(&[("system", &system), ("user", &question)], &slots)?;
+    let ids = lm.generate(prompt, 200, pith_models::Sampling::default())?;
+    Ok((lm.decode(&ids)?, t.elapsed().as_secs_f64()))
 }
 
 pub fn tokenizers(cfg: EngineConfig, t: TokenizersCmd) -> Result<()> {
@@ -71,8 +103,8 @@ pub fn tokenizers(cfg: EngineConfig, t: TokenizersCmd) -> Result<()> {
 pub fn bench(cfg: EngineConfig, qs: &[String], k: usize, budget: usize, compression: &str, json: bool) -> Result<()> {
     let engine = Engine::open_read_only(cfg)?;
     let Some(first) = qs.first() else { return Err(anyhow!("no queries")) };
-    let compression =
-        Compression::parse(compression).ok_or_else(|| anyhow!("--compression is none, extractive, tokens or extractive+tokens"))?;
+    let compression = Compression::parse(compression)
+        .ok_or_else(|| anyhow!("--compression is none, extractive, tokens, extractive+tokens, xrag or extractive+xrag"))?;
     let req = |q: &str| RagRequest { k, token_budget: budget, compression, min_relevance: Some(0.0), ..RagRequest::new(q) };
     engine.rag_context(&req(first))?;
     let (mut total, mut retrieve, mut sentences, mut compress, mut ratio, mut prompt) = (vec![], vec![], vec![], vec![], vec![], vec![]);
@@ -121,7 +153,7 @@ pub fn bench_lm(cfg: EngineConfig, tokens: usize, generate: usize, repeat: usize
         score_best = score_best.min(t.elapsed().as_secs_f64());
         let prompt = lm.chat_ids(&[("user", "Write a short story about a lighthouse keeper.")])?;
         let t = Instant::now();
-        made = lm.generate(pith_models::Prompt { embeds: Vec::new(), ids: prompt }, generate, pith_models::Sampling::default())?.len();
+        made = lm.generate(pith_models::Prompt::ids(prompt), generate, pith_models::Sampling::default())?.len();
         gen_best = gen_best.min(t.elapsed().as_secs_f64());
     }
     println!("model {} loaded in {load_s:.1} s, {} threads", lm.name, cfg.threads.max(1));

@@ -10,6 +10,8 @@ pub const SPEECH_MODEL: &str = "whisper-tiny-en";
 pub const CLAP_MODEL: &str = "clap";
 /// The small causal LM (token scoring, offline answers).
 pub const LM_MODEL: &str = "smollm2-135m";
+/// pith's xRAG bridge (retriever embedding → one LM input embedding).
+pub const XRAG_MODEL: &str = "xrag-bridge";
 /// A user-supplied LLMLingua-2 token classifier.
 pub const LINGUA_MODEL: &str = "llmlingua2";
 

@@ -18,6 +18,7 @@ pub mod runtime;
 pub mod text_encoder;
 pub mod whisper;
 pub mod worker;
+pub mod xrag;
 
 pub use catalog::ModelCache;
 pub use clap::{ClapConfig, ClapEncoder};
@@ -26,10 +27,11 @@ pub use error::{ModelError, Result};
 pub use image_encoder::{ImageEncoder, ImageOutput};
 pub use image_prep::{ImagePrep, Preprocessed};
 pub use lingua::{LinguaConfig, TokenClassifier};
-pub use llm::{LocalLm, Prompt, Sampling};
+pub use llm::{LocalLm, Piece, Prompt, Sampling, XRAG_MARK};
 pub use manifest::Manifest;
 pub use text_encoder::TextEncoder;
 pub use whisper::{Segment, Transcript, Whisper};
+pub use xrag::{Bridge, BridgeConfig};
 
 /// L2-normalise in place; a zero vector stays zero.
 pub fn l2_normalize(v: &mut [f32]) {

@@ -38,6 +38,9 @@ pub struct LmConfig {
     pub num_hidden_layers: usize,
     pub num_key_value_heads: usize,
     pub head_dim: usize,
+    /// MLP width (for FLOP counts; 0 when a config omits it).
+    #[serde(default)]
+    pub intermediate_size: usize,
     pub vocab_size: usize,
     pub max_position_embeddings: usize,
     pub im_start_token_id: u32,
@@ -63,15 +66,64 @@ impl Default for Sampling {
     }
 }
 
-/// What to generate from: token ids, optionally after rows of raw
-/// embeddings (xRAG contexts).
+/// Where an xRAG token goes in a chat message: [`LocalLm::chat_prompt`]
+/// replaces each occurrence by the next embedding row it is given.
+pub const XRAG_MARK: &str = "<|xrag|>";
+
+/// A piece of a prompt: token ids, or rows of raw input embeddings (xRAG
+/// tokens: vectors that are not rows of the embedding table).
+#[derive(Debug, Clone)]
+pub enum Piece {
+    Ids(Vec<u32>),
+    Embeds(Vec<f32>),
+}
+
+/// What to generate from (or score after): pieces in order.
+#[derive(Debug, Clone, Default)]
 pub struct Prompt {
-    pub embeds: Vec<f32>,
-    pub ids: Vec<u32>,
+    pub pieces: Vec<Piece>,
+}
+
+impl Prompt {
+    pub fn ids(ids: Vec<u32>) -> Prompt {
+        Prompt { pieces: vec![Piece::Ids(ids)] }
+    }
+
+    /// Rows in the model's input space (ids looked up in `table`).
+    fn rows(&self, table: &[f32], h: usize) -> Result<Vec<f32>> {
+        let mut rows = Vec::new();
+        for p in &self.pieces {
+            match p {
+                Piece::Ids(ids) => rows.extend(embed_ids(table, h, ids)),
+                Piece::Embeds(e) if e.len().is_multiple_of(h) => rows.extend_from_slice(e),
+                Piece::Embeds(e) => return Err(ModelError::Ort(format!("prompt embeddings of {} values are not rows of {h}", e.len()))),
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Positions the prompt takes (ids and embedding rows).
+    pub fn len(&self, h: usize) -> usize {
+        self.pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Ids(i) => i.len(),
+                Piece::Embeds(e) => e.len() / h.max(1),
+            })
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pieces.iter().all(|p| match p {
+            Piece::Ids(i) => i.is_empty(),
+            Piece::Embeds(e) => e.is_empty(),
+        })
+    }
 }
 
 enum Job {
     Score(Vec<u32>),
+    Nll { prompt: Prompt, target: Vec<u32> },
     Generate { prompt: Prompt, max_new: usize, stop: Vec<u32>, sampling: Sampling, tx: Option<Sender<u32>> },
 }
 
@@ -108,6 +160,7 @@ impl LocalLm {
             let mut s = runtime::session_with(&root, &path, threads, runtime::Memory::Lean)?;
             Ok(move |job: Job| match job {
                 Job::Score(ids) => Ok(Out::Bits(score(&mut s, &c, &table, &ids)?)),
+                Job::Nll { prompt, target } => Ok(Out::Bits(nll(&mut s, &c, &table, &prompt, &target)?)),
                 Job::Generate { prompt, max_new, stop, sampling, tx } => {
                     Ok(Out::Tokens(generate(&mut s, &c, &table, prompt, max_new, &stop, sampling, tx)?))
                 }
@@ -137,6 +190,10 @@ impl LocalLm {
     /// The chat-template prompt for `(role, content)` messages, ending with
     /// the assistant's turn opened (ChatML, as SmolLM2 was trained).
     pub fn chat_ids(&self, messages: &[(&str, &str)]) -> Result<Vec<u32>> {
+        self.encode(&self.chat_text(messages))
+    }
+
+    fn chat_text(&self, messages: &[(&str, &str)]) -> String {
         let mut s = String::new();
         if messages.first().is_none_or(|m| m.0 != "system") {
             s.push_str(&format!("<|im_start|>system\n{}<|im_end|>\n", self.cfg.default_system_prompt));
@@ -145,7 +202,46 @@ impl LocalLm {
             s.push_str(&format!("<|im_start|>{role}\n{content}<|im_end|>\n"));
         }
         s.push_str("<|im_start|>assistant\n");
-        Ok(self.tokenizer.encode(s, false).map_err(|e| ModelError::Tokenizer(e.to_string()))?.get_ids().to_vec())
+        s
+    }
+
+    /// As [`LocalLm::chat_ids`], with each [`XRAG_MARK`] in the messages
+    /// replaced by the next of `slots` (one input embedding each, xRAG).
+    /// The marks and the slots must match in number.
+    pub fn chat_prompt(&self, messages: &[(&str, &str)], slots: &[Vec<f32>]) -> Result<Prompt> {
+        self.prompt_with_slots(&self.chat_text(messages), slots)
+    }
+
+    /// `text` tokenised piece by piece around its [`XRAG_MARK`]s, each mark
+    /// replaced by the next of `slots`.
+    pub fn prompt_with_slots(&self, text: &str, slots: &[Vec<f32>]) -> Result<Prompt> {
+        let parts: Vec<&str> = text.split(XRAG_MARK).collect();
+        if parts.len() != slots.len() + 1 {
+            return Err(ModelError::Ort(format!("{} xRAG marks for {} xRAG tokens", parts.len() - 1, slots.len())));
+        }
+        let h = self.cfg.hidden_size;
+        let mut p = Prompt::default();
+        for (i, part) in parts.iter().enumerate() {
+            if !part.is_empty() {
+                p.pieces.push(Piece::Ids(self.encode(part)?));
+            }
+            if let Some(x) = slots.get(i) {
+                if x.len() != h {
+                    return Err(ModelError::Ort(format!("an xRAG token has {} values, the model's inputs {h}", x.len())));
+                }
+                p.pieces.push(Piece::Embeds(x.clone()));
+            }
+        }
+        Ok(p)
+    }
+
+    /// Negative log-likelihood in nats of each token of `target` read after
+    /// `prompt` (teacher forcing).
+    pub fn nll(&self, prompt: Prompt, target: &[u32]) -> Result<Vec<f32>> {
+        match self.worker.call(Job::Nll { prompt, target: target.to_vec() })? {
+            Out::Bits(b) => Ok(b),
+            Out::Tokens(_) => Err(ModelError::Ort("scoring returned tokens".into())),
+        }
     }
 
     /// Generate up to `max_new` tokens after `prompt`, stopping after a
@@ -256,6 +352,39 @@ fn score(s: &mut Session, c: &LmConfig, table: &[f32], ids: &[u32]) -> Result<Ve
     Ok(bits)
 }
 
+/// NLL (nats) of each target token after the prompt: the prompt's last row
+/// predicts the first target token, each target token the next.
+fn nll(s: &mut Session, c: &LmConfig, table: &[f32], prompt: &Prompt, target: &[u32]) -> Result<Vec<f32>> {
+    let (h, v) = (c.hidden_size, c.vocab_size);
+    let mut rows = prompt.rows(table, h)?;
+    let n = rows.len() / h;
+    if n == 0 || target.is_empty() {
+        return Err(ModelError::Ort("scoring needs a prompt and a target".into()));
+    }
+    if n + target.len() > c.max_position_embeddings {
+        return Err(ModelError::Ort(format!("{} positions exceed the {} the model knows", n + target.len(), c.max_position_embeddings)));
+    }
+    // The last target token predicts nothing scored.
+    rows.extend(embed_ids(table, h, &target[..target.len() - 1]));
+    let mut cache = Cache::new(c)?;
+    let mut out = Vec::with_capacity(target.len());
+    let mut at = 0usize; // position of the first row of this part
+    for part in rows.chunks(PREFILL * h) {
+        let m = part.len() / h;
+        let logits = forward(s, c, part.to_vec(), &mut cache)?;
+        for j in 0..m {
+            // Row at position p predicts position p + 1; targets start at n.
+            let p = at + j;
+            if p + 1 >= n {
+                let t = target[p + 1 - n] as usize;
+                out.push(-log2_prob(&logits[j * v..(j + 1) * v], t) * std::f32::consts::LN_2);
+            }
+        }
+        at += m;
+    }
+    Ok(out)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn generate(
     s: &mut Session,
@@ -268,11 +397,7 @@ fn generate(
     tx: Option<Sender<u32>>,
 ) -> Result<Vec<u32>> {
     let h = c.hidden_size;
-    if !prompt.embeds.len().is_multiple_of(h) {
-        return Err(ModelError::Ort(format!("prompt embeddings are not rows of {h}")));
-    }
-    let mut rows = prompt.embeds;
-    rows.extend(embed_ids(table, h, &prompt.ids));
+    let rows = prompt.rows(table, h)?;
     let n = rows.len() / h;
     if n == 0 {
         return Err(ModelError::Ort("empty prompt".into()));

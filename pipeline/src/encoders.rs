@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
-use pith_models::catalog::{CLAP_MODEL, CLIP_MODEL, IMAGE_MODEL, LINGUA_MODEL, LM_MODEL, SPEECH_MODEL, TEXT_MODEL};
-use pith_models::{ClapEncoder, ClipEncoder, ImageEncoder, LocalLm, ModelCache, TextEncoder, TokenClassifier, Whisper};
+use pith_models::catalog::{CLAP_MODEL, CLIP_MODEL, IMAGE_MODEL, LINGUA_MODEL, LM_MODEL, SPEECH_MODEL, TEXT_MODEL, XRAG_MODEL};
+use pith_models::{Bridge, ClapEncoder, ClipEncoder, ImageEncoder, LocalLm, ModelCache, TextEncoder, TokenClassifier, Whisper};
 
 use crate::conse::{Conse, ConseConfig};
 use crate::error::Result;
@@ -48,6 +48,8 @@ pub struct Encoders {
     speech_lock: Mutex<()>,
     lm: OnceLock<Option<LocalLm>>,
     lm_lock: Mutex<()>,
+    bridge: OnceLock<Option<Bridge>>,
+    bridge_lock: Mutex<()>,
     models_root: PathBuf,
     threads: usize,
 }
@@ -72,6 +74,8 @@ impl Encoders {
             speech_lock: Mutex::new(()),
             lm: OnceLock::new(),
             lm_lock: Mutex::new(()),
+            bridge: OnceLock::new(),
+            bridge_lock: Mutex::new(()),
             models_root: cache.root.clone(),
             threads,
         })
@@ -116,5 +120,36 @@ impl Encoders {
             None
         };
         Ok(self.lm.get_or_init(|| l).as_ref())
+    }
+
+    /// The xRAG bridge, loaded on first use; `None` when not installed.
+    /// One trained for another LM or retriever is an error, not ignored.
+    pub fn bridge(&self) -> Result<Option<&Bridge>> {
+        if let Some(b) = self.bridge.get() {
+            return Ok(b.as_ref());
+        }
+        let _g = self.bridge_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = self.bridge.get() {
+            return Ok(b.as_ref());
+        }
+        let cache = ModelCache::new(&self.models_root);
+        let b = if cache.has(XRAG_MODEL) {
+            let b = Bridge::load(&cache.root, &cache.dir(XRAG_MODEL))?;
+            let c = &b.config;
+            if c.retriever != TEXT_MODEL || c.in_dim != self.text.dim || c.llm != LM_MODEL {
+                return Err(crate::error::PipelineError::BadInput(format!(
+                    "the xRAG bridge {} reads {} ({}) for {}; this pith embeds text with {TEXT_MODEL} ({}) and answers with {LM_MODEL}: retrain it (`make xrag`)",
+                    b.id,
+                    c.retriever,
+                    c.in_dim,
+                    c.llm,
+                    self.text.dim
+                )));
+            }
+            Some(b)
+        } else {
+            None
+        };
+        Ok(self.bridge.get_or_init(|| b).as_ref())
     }
 }

@@ -90,6 +90,23 @@ fn text_of(content: &Value) -> String {
     }
 }
 
+/// A message with every xRAG mark in its text defused.
+fn without_marks(mut m: Value) -> Value {
+    let defuse = |s: &str| s.replace(pith_models::XRAG_MARK, "<xrag>");
+    match m.get_mut("content") {
+        Some(Value::String(s)) => *s = defuse(s),
+        Some(Value::Array(parts)) => {
+            for p in parts {
+                if let Some(Value::String(t)) = p.get_mut("text") {
+                    *t = defuse(t);
+                }
+            }
+        }
+        _ => {}
+    }
+    m
+}
+
 /// "Sources:" lines for the cited contexts.
 fn sources(ctx: &RagContext) -> String {
     if ctx.contexts.is_empty() {
@@ -146,7 +163,7 @@ fn event_stream(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Response {
     ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(stream)).into_response()
 }
 
-#[utoipa::path(post, path = "/v1/chat/completions", request_body(content = Object, description = "An OpenAI chat request. pith retrieves for the last user message and adds the cited context to the system message; optional `pith`: {k, token_budget, compression, filters, min_relevance}."), responses((status = 200, description = "The upstream's (or the built-in model's) answer with the sources appended; `text/event-stream` when `stream` is true"), (status = 400, description = "Bad request", body = crate::openapi::ErrorBody), (status = 502, description = "The upstream failed", body = crate::openapi::ErrorBody), (status = 503, description = "No upstream and no built-in model", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/chat/completions", request_body(content = Object, description = "An OpenAI chat request. pith retrieves for the last user message and adds the cited context to the system message; optional `pith`: {k, token_budget, compression, filters, min_relevance}; `compression: xrag` (built-in model only) gives it one xRAG token per retrieved passage."), responses((status = 200, description = "The upstream's (or the built-in model's) answer with the sources appended; `text/event-stream` when `stream` is true"), (status = 400, description = "Bad request", body = crate::openapi::ErrorBody), (status = 502, description = "The upstream failed", body = crate::openapi::ErrorBody), (status = 503, description = "No upstream and no built-in model", body = crate::openapi::ErrorBody)))]
 pub async fn completions(State(st): State<AppState>, req: Request) -> Result<Response, ApiError> {
     let body: Value = json_body(&st, req).await?;
     let messages = body.get("messages").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -162,12 +179,22 @@ pub async fn completions(State(st): State<AppState>, req: Request) -> Result<Res
         None => PithOptions::default(),
     };
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let compression = opts.compression.unwrap_or_default();
+    let xrag = matches!(compression, Compression::Xrag | Compression::ExtractiveXrag);
+    if xrag && st.llm_upstream.is_some() {
+        return Err(ApiError::BadRequest(
+            "xRAG compression hands the built-in model vectors, not text; an upstream LLM reads text: use `extractive` (or run pith without --llm-upstream)"
+                .into(),
+        ));
+    }
+    // Only the marks pith puts in the context become xRAG slots.
+    let messages: Vec<Value> = messages.into_iter().map(without_marks).collect();
     let rag = RagRequest {
         k: opts.k.unwrap_or(8),
         // The built-in model reads ~300 tokens/s: a smaller context keeps
         // its first token within a couple of seconds.
         token_budget: opts.token_budget.unwrap_or(if st.llm_upstream.is_some() { 800 } else { 400 }),
-        compression: opts.compression.unwrap_or_default(),
+        compression,
         filters: opts.filters,
         min_relevance: opts.min_relevance,
         ..RagRequest::new(question.chars().take(4000).collect::<String>())
@@ -309,6 +336,14 @@ async fn builtin(st: AppState, body: Value, messages: Vec<Value>, ctx: RagContex
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let engine = st.engine.clone();
     let (tok_tx, tok_rx) = crossbeam_channel::unbounded::<u32>();
+    // xRAG tokens in citation order, one per mark in the context block.
+    let slots: Vec<Vec<f32>> = ctx
+        .contexts
+        .iter()
+        .filter_map(|c| c.xrag.as_deref())
+        .map(pith_pipeline::rag::xrag::decode_token)
+        .collect::<Result<_, _>>()
+        .map_err(ApiError::from)?;
     // Load the model and start generating on the blocking pool.
     let started = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let enc = engine.encoders()?;
@@ -316,23 +351,22 @@ async fn builtin(st: AppState, body: Value, messages: Vec<Value>, ctx: RagContex
             .lm()?
             .ok_or_else(|| ApiError::Unavailable("no --llm-upstream and the built-in model is not installed (`make models`)".into()))?;
         let refs: Vec<(&str, &str)> = msgs.iter().map(|(r, c)| (r.as_str(), c.as_str())).collect();
-        let ids = lm.chat_ids(&refs).map_err(pith_pipeline::PipelineError::from)?;
-        let room = lm.cfg.max_position_embeddings.saturating_sub(ids.len());
+        let prompt = lm.chat_prompt(&refs, &slots).map_err(pith_pipeline::PipelineError::from)?;
+        let len = prompt.len(lm.cfg.hidden_size);
+        let room = lm.cfg.max_position_embeddings.saturating_sub(len);
         if room < 16 {
             return Err(ApiError::BadRequest(format!(
-                "the conversation is {} tokens; the built-in model reads at most {}",
-                ids.len(),
+                "the conversation is {len} tokens; the built-in model reads at most {}",
                 lm.cfg.max_position_embeddings
             )));
         }
-        let gen = lm
-            .start(pith_models::Prompt { embeds: Vec::new(), ids }, max_new.min(room), sampling, Some(tok_tx))
-            .map_err(pith_pipeline::PipelineError::from)?;
+        let gen = lm.start(prompt, max_new.min(room), sampling, Some(tok_tx)).map_err(pith_pipeline::PipelineError::from)?;
         Ok(gen)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
     let id = format!("pith-{}", now());
+    let slots_used = ctx.contexts.iter().filter(|c| c.xrag.is_some()).count();
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let engine = st.engine.clone();
     let (sid, src) = (id.clone(), sources(&ctx));
@@ -380,7 +414,8 @@ async fn builtin(st: AppState, body: Value, messages: Vec<Value>, ctx: RagContex
             "id": id, "object": "chat.completion", "created": now(), "model": BUILTIN_MODEL,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text + &sources(&ctx)}, "finish_reason": "stop"}],
             "usage": {"completion_tokens": n},
-            "pith": {"contexts": ctx.contexts.len(), "prompt_tokens": ctx.prompt_tokens, "compression_ratio": ctx.compression_ratio},
+            "pith": {"contexts": ctx.contexts.len(), "prompt_tokens": ctx.prompt_tokens, "compression_ratio": ctx.compression_ratio,
+                     "xrag_tokens": slots_used},
         })),
     )
         .into_response())

@@ -15,6 +15,7 @@ pub mod overhead;
 pub mod pdf;
 pub mod vecfile;
 pub mod video;
+pub mod xrag;
 
 /// Writes a TREC run file: `qid Q0 docid rank score tag`.
 pub fn write_trec_run(path: &std::path::Path, runs: &[(String, Vec<(String, f32)>)], tag: &str) -> std::io::Result<()> {

@@ -353,6 +353,38 @@ impl<'scope> Writer<'scope> {
     }
 }
 
+/// Every text chunk's xRAG token (`rag::xrag`), made from its text-space
+/// vector by the bridge when one is installed. A bridge that fails costs
+/// the tokens (made on first use instead), never the files.
+fn attach_xrag(engine: &Engine, enc: &crate::encoders::Encoders, files: &mut [NewFile]) {
+    let Some(sid) = engine.space_id(space::TEXT) else { return };
+    let bridge = match enc.bridge() {
+        Ok(Some(b)) => b,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "xRAG tokens not made at ingest");
+            return;
+        }
+    };
+    let chunks = files.iter_mut().flat_map(|f| f.items.iter_mut()).flat_map(|i| i.chunks.iter_mut());
+    let mut with_text: Vec<(&mut NewChunk, Vec<f32>)> = chunks
+        .filter(|c| c.text.as_deref().is_some_and(|t| !t.trim().is_empty()))
+        .filter_map(|c| {
+            let v = c.vectors.iter().find(|(s, v)| *s == sid && !v.is_empty()).map(|(_, v)| v.clone())?;
+            Some((c, v))
+        })
+        .collect();
+    let inputs: Vec<Vec<f32>> = with_text.iter().map(|(_, v)| v.clone()).collect();
+    match bridge.project(&inputs) {
+        Ok(tokens) => {
+            for ((c, _), t) in with_text.iter_mut().zip(tokens) {
+                c.xrag = Some((bridge.id.clone(), t));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "xRAG tokens not made at ingest"),
+    }
+}
+
 #[derive(Default)]
 struct Batch {
     texts: Vec<Prepared>,
@@ -435,6 +467,7 @@ impl Batch {
                         .map(|(i, s)| {
                             let place = places.get(i).cloned().unwrap_or_default();
                             NewChunk {
+                                xrag: None,
                                 page: place.page,
                                 section: place.section,
                                 start: s.start,
@@ -495,6 +528,7 @@ impl Batch {
                     if let (Some((text, spans)), Some(tid)) = (ocr, text_id) {
                         for s in spans {
                             words.push(NewChunk {
+                                xrag: None,
                                 page: None,
                                 section: Some(prepare::OCR_SECTION.into()),
                                 start: s.start,
@@ -525,7 +559,8 @@ impl Batch {
                     report.images += 1;
                     report.ocr_images += usize::from(!words.is_empty());
                     // The picture first: "more like this" and thumbnails use chunk 0.
-                    let mut chunks = vec![NewChunk { page: None, section: None, start: 0, end: 0, span_ms: None, text: None, vectors }];
+                    let mut chunks =
+                        vec![NewChunk { xrag: None, page: None, section: None, start: 0, end: 0, span_ms: None, text: None, vectors }];
                     chunks.extend(words);
                     files.push(new_file(
                         meta,
@@ -541,6 +576,7 @@ impl Batch {
                 }
             }
         }
+        attach_xrag(engine, enc, &mut files);
         Ok(Encoded { files, failed })
     }
 }
@@ -565,7 +601,16 @@ fn recording_item(
     let total = ms(seconds);
     let mut chunks = Vec::with_capacity(segments.len().max(1));
     if segments.is_empty() && (sounds.is_empty() || engine.space_id(space::CLAP).is_none()) {
-        chunks.push(NewChunk { page: None, section: None, start: 0, end: 0, span_ms: Some((0, total)), text: None, vectors: vec![] });
+        chunks.push(NewChunk {
+            xrag: None,
+            page: None,
+            section: None,
+            start: 0,
+            end: 0,
+            span_ms: Some((0, total)),
+            text: None,
+            vectors: vec![],
+        });
     } else if !segments.is_empty() {
         let sid = engine.space_id(space::TEXT).ok_or_else(|| PipelineError::NotFound("text space".into()))?;
         let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
@@ -576,6 +621,7 @@ fn recording_item(
             at = end + 1; // segments are joined with one space
             let span = (ms(s.start).clamp(0, total), ms(s.end).clamp(0, total));
             chunks.push(NewChunk {
+                xrag: None,
                 page: None,
                 section: None,
                 start,
@@ -590,6 +636,7 @@ fn recording_item(
         for (a, b, v) in sounds {
             let span = (ms(*a).clamp(0, total), ms(*b).clamp(0, total));
             chunks.push(NewChunk {
+                xrag: None,
                 page: None,
                 section: None,
                 start: 0,
@@ -652,6 +699,7 @@ fn video_item(
             vectors.push((id, c));
         }
         item.chunks.push(NewChunk {
+            xrag: None,
             page: None,
             section: None,
             start: 0,
@@ -662,7 +710,16 @@ fn video_item(
         });
     }
     if item.chunks.is_empty() {
-        item.chunks.push(NewChunk { page: None, section: None, start: 0, end: 0, span_ms: item.span_ms, text: None, vectors: vec![] });
+        item.chunks.push(NewChunk {
+            xrag: None,
+            page: None,
+            section: None,
+            start: 0,
+            end: 0,
+            span_ms: item.span_ms,
+            text: None,
+            vectors: vec![],
+        });
     }
     item.thumbnail = match &w.poster {
         Some(p) => Some(crate::decode::image::thumbnail_jpeg(p)?),

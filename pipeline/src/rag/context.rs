@@ -37,6 +37,12 @@ pub enum Compression {
     /// Sentence selection, then word dropping: fits more sentences.
     #[serde(rename = "extractive+tokens")]
     ExtractiveTokens,
+    /// Each passage as ONE token of the local LM (`xrag.rs`): a vector,
+    /// not text. Needs the xRAG bridge.
+    Xrag,
+    /// The top passage as extractive text, the rest as xRAG tokens.
+    #[serde(rename = "extractive+xrag")]
+    ExtractiveXrag,
 }
 
 impl Compression {
@@ -46,6 +52,8 @@ impl Compression {
             "extractive" => Some(Compression::Extractive),
             "tokens" => Some(Compression::Tokens),
             "extractive+tokens" => Some(Compression::ExtractiveTokens),
+            "xrag" => Some(Compression::Xrag),
+            "extractive+xrag" => Some(Compression::ExtractiveXrag),
             _ => None,
         }
     }
@@ -117,6 +125,10 @@ pub struct Context {
     pub compressed: String,
     pub original_tokens: usize,
     pub kept_tokens: usize,
+    /// `xrag` compression: the passage as one LM input embedding, f16
+    /// little-endian, base64; it replaces this context's mark in `prompt`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xrag: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
@@ -144,6 +156,9 @@ pub struct RagContext {
     pub compression_ratio: f32,
     /// Passages dropped by the relevance cut-off.
     pub hidden: usize,
+    /// With `xrag` compression: the bridge and LM the tokens are for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xrag: Option<super::xrag::XragInfo>,
     pub timings: Timings,
 }
 
@@ -189,15 +204,36 @@ impl Engine {
             Some(v) => v,
             None => self.encoders()?.text.embed_one(req.query.trim())?,
         };
-        let out = self.pack(&super::pack::Inputs {
-            req,
+        let (text_passages, xrag_passages) = match req.compression {
+            Compression::Xrag => (&passages[..0], &passages[..]),
+            Compression::ExtractiveXrag => passages.split_at(passages.len().min(1)),
+            _ => (&passages[..], &passages[..0]),
+        };
+        let text_req = RagRequest {
+            compression: if req.compression == Compression::ExtractiveXrag { Compression::Extractive } else { req.compression },
+            ..req.clone()
+        };
+        let mut out = self.pack(&super::pack::Inputs {
+            req: &text_req,
             counter: &counter,
             qvec: &qvec,
-            passages: &passages,
+            passages: text_passages,
             texts: &texts,
             rows: &rows,
             stored: &stored,
         })?;
+        let mut xrag = None;
+        if matches!(req.compression, Compression::Xrag | Compression::ExtractiveXrag) {
+            let count = |t: &str| counter.count(t);
+            let super::xrag::XragContexts { info, contexts, parts } =
+                self.xrag_contexts(xrag_passages, &texts, &rows, out.contexts.len() + 1, &count)?;
+            out.original_tokens += contexts.iter().map(|c| c.original_tokens).sum::<usize>();
+            out.kept_tokens += contexts.len();
+            let block = super::prompt::assemble(&parts);
+            out.prompt = [out.prompt.as_str(), block.as_str()].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("\n\n");
+            out.contexts.extend(contexts);
+            xrag = Some(info);
+        }
         let compress_ms = t2.elapsed().as_secs_f64() * 1e3;
         let ratio = if out.kept_tokens > 0 { out.original_tokens as f32 / out.kept_tokens as f32 } else { 0.0 };
         Ok(RagContext {
@@ -210,6 +246,7 @@ impl Engine {
             kept_tokens: out.kept_tokens,
             compression_ratio: ratio,
             hidden,
+            xrag,
             timings: Timings { retrieve_ms, sentences_ms, compress_ms, total_ms: t0.elapsed().as_secs_f64() * 1e3 },
         })
     }

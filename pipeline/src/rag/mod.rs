@@ -4,7 +4,8 @@
 //! extractive compression (`extractive.rs`, after RECOMP's extractive
 //! compressor: query-aware sentence selection under a token budget);
 //! `budget.rs` says which tokenizer counts the budget, `prompt.rs` writes
-//! the cited block, and `text.rs` holds the word normalisation that scoring
+//! the cited block, `xrag.rs` hands passages over as one LM token each
+//! (xRAG), and `text.rs` holds the word normalisation that scoring
 //! and the evaluation share.
 
 pub mod budget;
@@ -16,5 +17,6 @@ pub mod prompt;
 pub mod sentences;
 pub mod text;
 pub mod tokens;
+pub mod xrag;
 
 pub use context::{Compression, Context, RagContext, RagRequest};

@@ -155,6 +155,7 @@ impl Engine {
                         original_tokens: cands[i].tokens,
                         kept_tokens: kt,
                         compressed,
+                        xrag: None,
                     });
                 }
                 return Ok(Packed { contexts, prompt: block, original_tokens, kept_tokens });
@@ -246,7 +247,8 @@ fn choose(req: &RagRequest, qvec: &[f32], cands: &[Cand], budget: usize) -> (Vec
                 }
             }
         }
-        Compression::Extractive | Compression::ExtractiveTokens => {
+        // xRAG passages never reach packing (`xrag.rs`); the top one of a mixed request is extractive.
+        Compression::Extractive | Compression::ExtractiveTokens | Compression::Xrag | Compression::ExtractiveXrag => {
             let flat: Vec<Sentence> = cands
                 .iter()
                 .enumerate()

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0008_sentences.sql"),
     include_str!("../../../migrations/0009_token_bits.sql"),
     include_str!("../../../migrations/0010_pages.sql"),
+    include_str!("../../../migrations/0011_xrag.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

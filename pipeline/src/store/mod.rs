@@ -7,6 +7,7 @@ mod migrate;
 pub mod rows;
 pub mod sentences;
 pub mod spaces;
+pub mod xrag;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -143,6 +144,9 @@ impl Store {
                     for (space, v) in &c.vectors {
                         tx.prepare_cached("INSERT INTO vectors(chunk_id, space_id, codec, data) VALUES (?1, ?2, 'f32', ?3)")?
                             .execute(params![cid, space, vec_to_blob(v)])?;
+                    }
+                    if let Some((bridge, v)) = &c.xrag {
+                        xrag::insert(&tx, cid, bridge, v)?;
                     }
                     chunk_ids.push(cid);
                 }
@@ -429,6 +433,7 @@ mod tests {
 
     fn segment(title: &str, ms: (i64, i64)) -> NewItem {
         let chunk = |a, b| NewChunk {
+            xrag: None,
             page: None,
             section: None,
             start: 0,

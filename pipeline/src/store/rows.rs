@@ -35,6 +35,9 @@ pub struct NewChunk {
     /// The section it lies in: a heading, "Slide 3", "Expenses, rows 2–40",
     /// a chapter, or "Text in image".
     pub section: Option<String>,
+    /// Its xRAG token and the bridge that made it (`rag::xrag`): text chunks
+    /// only, when a bridge is installed.
+    pub xrag: Option<(String, Vec<f32>)>,
 }
 
 #[derive(Debug, Clone)]

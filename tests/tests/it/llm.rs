@@ -35,7 +35,7 @@ fn self_information_and_greedy_decoding_match_the_python_reference() {
     for case in want["greedy"].as_array().unwrap() {
         let prompt = lm.chat_ids(&[("user", case["prompt"].as_str().unwrap())]).unwrap();
         assert_eq!(prompt, ids(&case["chat_prompt_ids"]));
-        let out = lm.generate(Prompt { embeds: Vec::new(), ids: prompt }, max_new, Sampling::default()).unwrap();
+        let out = lm.generate(Prompt::ids(prompt), max_new, Sampling::default()).unwrap();
         assert_eq!(out, ids(&case["ids"]), "{}", lm.decode(&out).unwrap());
     }
 }

@@ -17,3 +17,4 @@ mod relevance;
 mod search;
 mod serve;
 mod web;
+mod xrag;
