@@ -204,10 +204,84 @@ def minilm_embed(texts, model_dir, threads=1, batch=32):
     return out
 
 
-def build_data(cache, llm_tok, minilm_dir, max_chunks, seed):
+def _pb_fields(buf):
+    """(field number, wire type, value) of a protobuf message; length-delimited values as bytes."""
+    i = 0
+    while i < len(buf):
+        key, i = _varint(buf, i)
+        f, wt = key >> 3, key & 7
+        if wt == 0:
+            v, i = _varint(buf, i)
+        elif wt == 2:
+            n, i = _varint(buf, i)
+            v, i = buf[i:i + n], i + n
+        elif wt == 5:
+            v, i = buf[i:i + 4], i + 4
+        elif wt == 1:
+            v, i = buf[i:i + 8], i + 8
+        else:
+            raise ValueError(f"protobuf wire type {wt}")
+        yield f, wt, v
+
+
+def _varint(buf, i):
+    shift = v = 0
+    while True:
+        b = buf[i]
+        i += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return v, i
+
+
+def onnx_initializers(path):
+    """The float16/float32 initializers of an ONNX model as float32 arrays (no `onnx` package needed):
+    ModelProto.graph (7) -> GraphProto.initializer (5) -> TensorProto dims (1), data_type (2), raw_data (9)."""
+    with open(path, "rb") as f:
+        model = f.read()
+    out = []
+    for f, _, graph in _pb_fields(model):
+        if f != 7:
+            continue
+        for g, _, t in _pb_fields(graph):
+            if g != 5:
+                continue
+            dims, dtype, raw = [], None, b""
+            for k, wt, v in _pb_fields(t):
+                if k == 1:
+                    if wt == 2:  # packed
+                        j = 0
+                        while j < len(v):
+                            d, j = _varint(v, j)
+                            dims.append(d)
+                    else:
+                        dims.append(v)
+                elif k == 2:
+                    dtype = v
+                elif k == 9:
+                    raw = v
+            np_dtype = {1: np.float32, 10: np.float16}.get(dtype)
+            if np_dtype is not None and raw:
+                out.append(np.frombuffer(raw, dtype=np_dtype).reshape(dims).astype(np.float32))
+    return out
+
+
+def build_data(cache, llm_tok, minilm_dir, max_chunks, seed, texts_file=None):
     os.makedirs(cache, exist_ok=True)
     cpath = os.path.join(cache, "chunks.json")
-    if os.path.isfile(cpath):
+    if texts_file:
+        with open(texts_file, encoding="utf-8") as f:
+            texts = json.load(f)
+        chunks = chunk_texts(texts, llm_tok)
+        chunks.sort()
+        random.Random(seed).shuffle(chunks)
+        data = {"source": f"texts from {texts_file}", "files_parsed": 0, "docstrings": len(texts),
+                "chunks_total": len(chunks), "chunks": chunks}
+        log(f"data: {len(texts)} texts -> {len(chunks)} chunks")
+        if not chunks:
+            raise SystemExit(f"no chunk of {MIN_TOK}..{MAX_TOK} tokens in {texts_file}: too little text to train on")
+    elif os.path.isfile(cpath):
         with open(cpath, encoding="utf-8") as f:
             data = json.load(f)
         log(f"data: {len(data['chunks'])} chunks from cache {cpath}")
@@ -508,6 +582,10 @@ def main():
                     help="dtype of the frozen LLM's matmuls (train and eval); bf16 accumulates in f32")
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/pith/xrag"))
     ap.add_argument("--gguf", default=None)
+    ap.add_argument("--texts", default=None,
+                    help="JSON list of texts to train on instead of the docstrings (pith xrag tune: the user's store)")
+    ap.add_argument("--init-onnx", default=None,
+                    help="start from this ONNX bridge's weights (fine-tuning) instead of a fresh bridge")
     ap.add_argument("--minilm", default=os.path.join(os.path.expanduser("~/.cache/pith/models"), "minilm-l6-v2-int8"))
     a = ap.parse_args()
     t_start = time.time()
@@ -545,7 +623,7 @@ def main():
             kl = F.kl_div(F.log_softmax(lb, -1), pa, log_target=True, reduction="batchmean").item()
         log(f"bf16 matmuls vs f32 forward: max |logit diff| {d:.3f}, KL(f32 || bf16) {kl:.2e} nats/token")
 
-    chunks, emb, held, dmeta = build_data(a.cache, tok, a.minilm, a.max_chunks, a.seed)
+    chunks, emb, held, dmeta = build_data(a.cache, tok, a.minilm, a.max_chunks, a.seed, a.texts)
     log(f"chunks: {len(chunks)} used, train {dmeta['train_chunks']}, held out {dmeta['heldout_chunks']}")
     cids = [x.ids for x in tok.encode_batch([" " + c for c in chunks])]
     bld = Builder(tok, bos)
@@ -556,13 +634,24 @@ def main():
 
     br = Bridge(a.hidden, cfg["hidden_size"]).to(dev)
     tok_norm = m.embed.norm(dim=1).mean().item()
-    with torch.no_grad():
-        o = br(E[torch.tensor(train_idx[:256], device=dev)])
-        f = tok_norm / o.norm(dim=1).mean().item()
-        br.fc2.weight.mul_(f)
-        br.fc2.bias.mul_(f)
-    log(f"bridge: {sum(p.numel() for p in br.parameters())} params; output norm scaled x{f:.3f} to the "
-        f"mean token-embedding norm {tok_norm:.3f}")
+    if a.init_onnx:
+        inits = {w.shape: w for w in onnx_initializers(a.init_onnx)}
+        with torch.no_grad():
+            for lin in (br.fc1, br.fc2):
+                for p in (lin.weight, lin.bias):
+                    w = inits.get(tuple(p.shape))
+                    if w is None:
+                        raise SystemExit(f"{a.init_onnx} has no {tuple(p.shape)} weights: not a bridge of this shape")
+                    p.copy_(torch.from_numpy(w))
+        log(f"bridge: {sum(p.numel() for p in br.parameters())} params, from {a.init_onnx}")
+    else:
+        with torch.no_grad():
+            o = br(E[torch.tensor(train_idx[:256], device=dev)])
+            f = tok_norm / o.norm(dim=1).mean().item()
+            br.fc2.weight.mul_(f)
+            br.fc2.bias.mul_(f)
+        log(f"bridge: {sum(p.numel() for p in br.parameters())} params; output norm scaled x{f:.3f} to the "
+            f"mean token-embedding norm {tok_norm:.3f}")
 
     budget = a.max_minutes * 60.0
     s1_budget = budget * (0.7 if a.stage2_steps > 0 else 1.0)
@@ -689,25 +778,31 @@ def main():
                 sums[key][0] += nll
                 sums[key][1] += len(tg)
             log(f"eval {min(j + a.batch, n)}/{n}: " + " ".join(f"{k} {v[0] / v[1]:.4f}" for k, v in sums.items()))
-    nll = {k: v[0] / v[1] for k, v in sums.items()}
-    gap = nll["a"] - nll["d"]
-    evj = {
-        "heldout_chunks_scored": n, "target_tokens": sums["a"][1],
-        "nll_per_token": {"a_no_context": round(nll["a"], 4), "b_own_xrag": round(nll["b"], 4),
-                          "c_other_xrag": round(nll["c"], 4), "d_full_text": round(nll["d"], 4)},
-        "gap_closed_b": round((nll["a"] - nll["b"]) / gap, 4),
-        "gap_closed_c": round((nll["a"] - nll["c"]) / gap, 4),
-        "targets": {"gap_closed_b_min": 0.25, "gap_closed_c_max": 0.05},
-        "template": T_PREFIX + " [X]" + T_SUFFIX + " <chunk>; (a) without [X], (d) chunk text in place of [X]",
-        "other_chunk": "held-out chunk k uses the xRAG token of held-out chunk (k + n/2) mod n",
-        "onnx_vs_torch_max_abs_diff": {"vs_fp32_bridge": diff32, "vs_fp16_weight_torch_bridge": diff16,
-                                       "probe_rows": int(probe.shape[0])},
-        "eval_seconds": round(time.time() - t3, 1), "llm_matmul_dtype": a.matmul_dtype,
-    }
-    evj["targets_met"] = bool(evj["gap_closed_b"] >= 0.25 and evj["gap_closed_c"] <= 0.05)
+    if n == 0:
+        log("eval: no held-out chunk (too little text); nothing scored")
+        evj = {"heldout_chunks_scored": 0, "gap_closed_b": None, "gap_closed_c": None,
+               "onnx_vs_torch_max_abs_diff": {"vs_fp32_bridge": diff32, "vs_fp16_weight_torch_bridge": diff16}}
+    else:
+        nll = {k: v[0] / v[1] for k, v in sums.items()}
+        gap = nll["a"] - nll["d"]
+        evj = {
+            "heldout_chunks_scored": n, "target_tokens": sums["a"][1],
+            "nll_per_token": {"a_no_context": round(nll["a"], 4), "b_own_xrag": round(nll["b"], 4),
+                              "c_other_xrag": round(nll["c"], 4), "d_full_text": round(nll["d"], 4)},
+            "gap_closed_b": round((nll["a"] - nll["b"]) / gap, 4),
+            "gap_closed_c": round((nll["a"] - nll["c"]) / gap, 4),
+            "targets": {"gap_closed_b_min": 0.25, "gap_closed_c_max": 0.05},
+            "template": T_PREFIX + " [X]" + T_SUFFIX + " <chunk>; (a) without [X], (d) chunk text in place of [X]",
+            "other_chunk": "held-out chunk k uses the xRAG token of held-out chunk (k + n/2) mod n",
+            "onnx_vs_torch_max_abs_diff": {"vs_fp32_bridge": diff32, "vs_fp16_weight_torch_bridge": diff16,
+                                           "probe_rows": int(probe.shape[0])},
+            "eval_seconds": round(time.time() - t3, 1), "llm_matmul_dtype": a.matmul_dtype,
+        }
+    evj["targets_met"] = bool(n and evj["gap_closed_b"] >= 0.25 and evj["gap_closed_c"] <= 0.05)
     with open(os.path.join(a.out, "eval.json"), "w") as f:
         json.dump(evj, f, indent=1)
-    log(f"eval: {json.dumps(evj['nll_per_token'])} gap_closed_b {evj['gap_closed_b']} gap_closed_c {evj['gap_closed_c']}")
+    if n:
+        log(f"eval: {json.dumps(evj['nll_per_token'])} gap_closed_b {evj['gap_closed_b']} gap_closed_c {evj['gap_closed_c']}")
 
     tj = {"command": " ".join([os.path.basename(sys.executable)] + sys.argv), "seed": a.seed,
           "device": a.device, "threads": a.threads, "matmul_dtype": a.matmul_dtype,

@@ -42,6 +42,10 @@ pub enum Command {
     /// Tokenizers that count RAG budgets (your LLM's `tokenizer.json`).
     #[command(subcommand)]
     Tokenizers(TokenizersCmd),
+    /// The xRAG bridge: fine-tune it on this store's text, or go back to
+    /// the shipped one.
+    #[command(subcommand)]
+    Xrag(XragCmd),
     /// Items similar to an item ("more like this").
     Similar {
         id: i64,
@@ -172,6 +176,35 @@ pub struct RagArgs {
     /// The whole response as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum XragCmd {
+    /// Fine-tune the bridge on this store's text (stage 1, self-supervised:
+    /// each chunk's token must make the LM read back the chunk), with
+    /// scripts/train_xrag.py under Debian's torch; the result is
+    /// registered as `xrag-bridge-tuned` and used from then on.
+    Tune {
+        /// Training steps (batches of 8 chunks; about 2 s each on 2 cores).
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        /// Wall-time cap in minutes.
+        #[arg(long, default_value_t = 30.0)]
+        minutes: f64,
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f64,
+        /// Held-out chunks scored after training (5% of chunks are held out).
+        #[arg(long, default_value_t = 100)]
+        eval_n: usize,
+        /// Most bytes of text read from the store.
+        #[arg(long, default_value_t = 20_000_000)]
+        max_bytes: usize,
+        /// A python with torch (Debian's python3-torch, which `make models` installs).
+        #[arg(long, default_value = "/usr/bin/python3")]
+        python: PathBuf,
+    },
+    /// Drop the tuned bridge: the shipped one is used again.
+    Reset,
 }
 
 #[derive(Subcommand, Debug)]

@@ -36,6 +36,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Search(args) => search(cfg, args),
         Command::Rag(args) => crate::rag::rag(cfg, args),
         Command::Tokenizers(t) => crate::rag::tokenizers(cfg, t),
+        Command::Xrag(x) => crate::xrag::run(cfg, x),
         Command::Similar { id, k, json } => {
             let engine = Engine::open_read_only(cfg)?;
             print_hits(&engine.similar(pith_pipeline::ids::ItemId(id), k)?, json)

@@ -7,6 +7,7 @@ mod mcp;
 mod progress;
 mod rag;
 mod serve;
+mod xrag;
 
 use clap::Parser;
 

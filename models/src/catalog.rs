@@ -12,6 +12,9 @@ pub const CLAP_MODEL: &str = "clap";
 pub const LM_MODEL: &str = "smollm2-135m";
 /// pith's xRAG bridge (retriever embedding → one LM input embedding).
 pub const XRAG_MODEL: &str = "xrag-bridge";
+/// The bridge `pith xrag tune` fine-tuned on a user's own text (used in
+/// place of the shipped one while it exists).
+pub const XRAG_TUNED_MODEL: &str = "xrag-bridge-tuned";
 /// A user-supplied LLMLingua-2 token classifier.
 pub const LINGUA_MODEL: &str = "llmlingua2";
 

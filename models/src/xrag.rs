@@ -23,6 +23,9 @@ use crate::manifest::Manifest;
 use crate::runtime;
 use crate::worker::Worker;
 
+/// The files of a bridge directory.
+pub const FILES: [&str; 5] = ["bridge.onnx", "config.json", "expected.json", "train.json", "eval.json"];
+
 /// What a bridge was trained for (`config.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BridgeConfig {
@@ -50,6 +53,36 @@ impl Bridge {
     /// Load a verified bridge directory (`bridge.onnx`, `config.json`).
     pub fn load(models_root: &Path, dir: &Path) -> Result<Bridge> {
         let m = Manifest::read_verified(dir)?;
+        Self::open(models_root, m)
+    }
+
+    /// Validate a bridge `scripts/ship_xrag.py` wrote into `src` (a run of
+    /// `pith xrag tune`), copy it into `dest` and write its manifest.
+    pub fn register(models_root: &Path, src: &Path, dest: &Path) -> Result<Manifest> {
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "xrag-bridge".into());
+        crate::manifest::install_user_model(&name, &FILES, src, dest, |staged| {
+            let sha = crate::manifest::sha256_hex(&std::fs::read(staged.join("bridge.onnx")).map_err(io_err(staged.join("bridge.onnx")))?);
+            let m = Manifest {
+                name: name.clone(),
+                kind: "xrag-bridge".into(),
+                sources: vec![],
+                files: vec![crate::manifest::FileEntry { path: "bridge.onnx".into(), sha256: sha, bytes: 0 }],
+                inputs: vec![],
+                outputs: vec![],
+                dim: 0,
+                preprocess: serde_json::Value::Null,
+                dir: staged.to_path_buf(),
+            };
+            let b = Self::open(models_root, m)?;
+            let probe = b.project(&[vec![1.0 / (b.config.in_dim as f32).sqrt(); b.config.in_dim]])?;
+            if probe.first().is_none_or(|t| t.iter().any(|x| !x.is_finite())) {
+                return Err(ModelError::Ort("the tuned bridge gives no finite token".into()));
+            }
+            Ok((b.config.out_dim, serde_json::Value::Null))
+        })
+    }
+
+    fn open(models_root: &Path, m: Manifest) -> Result<Bridge> {
         let p = m.file("config.json");
         let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
         let config: BridgeConfig =

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
-use pith_models::catalog::{CLAP_MODEL, CLIP_MODEL, IMAGE_MODEL, LINGUA_MODEL, LM_MODEL, SPEECH_MODEL, TEXT_MODEL, XRAG_MODEL};
+use pith_models::catalog::{
+    CLAP_MODEL, CLIP_MODEL, IMAGE_MODEL, LINGUA_MODEL, LM_MODEL, SPEECH_MODEL, TEXT_MODEL, XRAG_MODEL, XRAG_TUNED_MODEL,
+};
 use pith_models::{Bridge, ClapEncoder, ClipEncoder, ImageEncoder, LocalLm, ModelCache, TextEncoder, TokenClassifier, Whisper};
 
 use crate::conse::{Conse, ConseConfig};
@@ -122,7 +124,8 @@ impl Encoders {
         Ok(self.lm.get_or_init(|| l).as_ref())
     }
 
-    /// The xRAG bridge, loaded on first use; `None` when not installed.
+    /// The xRAG bridge (the user's tuned one, else the shipped one), loaded
+    /// on first use; `None` when not installed.
     /// One trained for another LM or retriever is an error, not ignored.
     pub fn bridge(&self) -> Result<Option<&Bridge>> {
         if let Some(b) = self.bridge.get() {
@@ -133,8 +136,9 @@ impl Encoders {
             return Ok(b.as_ref());
         }
         let cache = ModelCache::new(&self.models_root);
-        let b = if cache.has(XRAG_MODEL) {
-            let b = Bridge::load(&cache.root, &cache.dir(XRAG_MODEL))?;
+        let name = if cache.has(XRAG_TUNED_MODEL) { XRAG_TUNED_MODEL } else { XRAG_MODEL };
+        let b = if cache.has(name) {
+            let b = Bridge::load(&cache.root, &cache.dir(name))?;
             let c = &b.config;
             if c.retriever != TEXT_MODEL || c.in_dim != self.text.dim || c.llm != LM_MODEL {
                 return Err(crate::error::PipelineError::BadInput(format!(

@@ -234,6 +234,24 @@ fn words(text: &str, toks: &[(u16, f32)], mean: bool) -> Vec<Word> {
     if let Some(last) = out.last_mut() {
         last.keep = true;
     }
+    // A function word between two protected capitalised words belongs to
+    // them: "Treaty of Versailles", "Bank of England" are one name; without
+    // it a quoted answer no longer reads as one.
+    let stop = super::text::stopwords();
+    let inside: Vec<bool> = (0..out.len())
+        .map(|j| {
+            j > 0
+                && j + 1 < out.len()
+                && !out[j].keep
+                && out[j - 1].keep
+                && out[j + 1].keep
+                && [j - 1, j + 1].iter().all(|&k| text[out[k].start..].starts_with(char::is_uppercase))
+                && stop.contains(text[out[j].start..out[j].end].to_lowercase().as_str())
+        })
+        .collect();
+    for (w, keep) in out.iter_mut().zip(inside) {
+        w.keep |= keep;
+    }
     let mut prev_end = 0usize;
     for &(e, b) in toks {
         let e = e as usize;
@@ -322,6 +340,16 @@ mod tests {
         for w in ["the", "very", "quickly,", "The"] {
             assert!(!protected(w, w == "The"), "{w}");
         }
+    }
+
+    #[test]
+    fn a_function_word_inside_a_name_stays_with_it() {
+        let text = "After the war the Treaty of Versailles was signed by the Allies in the west.";
+        let toks: Vec<(u16, f32)> = text.match_indices(' ').map(|(i, _)| (i as u16, 0.1)).chain([(text.len() as u16, 0.1)]).collect();
+        let words = |s: &str| s.split_whitespace().count();
+        let kept = &drop_words(&[(text, &toks)], 4, false, &words)[0];
+        assert!(kept.contains("Treaty of Versailles"), "{kept}");
+        assert!(!kept.contains("the west"), "{kept}");
     }
 
     #[test]

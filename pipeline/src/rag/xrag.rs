@@ -85,6 +85,22 @@ impl Engine {
         Ok((info, tokens))
     }
 
+    /// The store's text for training a bridge on it (`pith xrag tune`):
+    /// each item's text, in id order, up to `max_bytes` in all.
+    pub fn texts_for_xrag(&self, max_bytes: usize) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut total = 0;
+        for id in self.reader()?.text_item_ids()? {
+            if total >= max_bytes {
+                break;
+            }
+            let t = self.item_text_to(id, max_bytes - total)?;
+            total += t.len();
+            out.push(t);
+        }
+        Ok(out)
+    }
+
     /// Contexts for `passages`, each as one xRAG token, cited from
     /// `first_citation`; and their prompt parts (header, mark).
     pub(super) fn xrag_contexts(

@@ -50,6 +50,13 @@ impl Store {
         Ok(())
     }
 
+    /// Items with text (what `pith xrag tune` trains on), in id order.
+    pub fn text_item_ids(&self) -> Result<Vec<crate::ids::ItemId>> {
+        let mut st = self.conn.prepare("SELECT DISTINCT item_id FROM chunks WHERE coalesce(text, '') != '' ORDER BY item_id")?;
+        let ids = st.query_map([], |r| r.get(0))?.collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(ids)
+    }
+
     /// Chunks with a token from `bridge`, and all chunks with text.
     pub fn xrag_coverage(&self, bridge: &str) -> Result<(i64, i64)> {
         let have = self.conn.query_row("SELECT count(*) FROM xrag_tokens WHERE bridge = ?1", [bridge], |r| r.get(0))?;

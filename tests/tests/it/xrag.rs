@@ -190,3 +190,59 @@ async fn without_a_bridge_or_with_an_upstream_xrag_is_a_clear_400() {
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     assert!(v.to_string().contains("upstream"), "{v}");
 }
+
+/// Prose with enough sentences for chunks of 48–96 LM tokens.
+fn prose(i: usize) -> String {
+    let towns = ["Porto", "Ghent", "Lyon", "Turku", "Graz", "Bergen", "Split", "Cork"];
+    let things = ["library", "harbour", "bridge", "market", "museum", "railway station", "theatre", "park"];
+    (0..12)
+        .map(|k| {
+            let (t, x) = (towns[(i + k) % towns.len()], things[(i * 3 + k) % things.len()]);
+            format!(
+                "In {} the old {x} of {t} was rebuilt by {} workers, and the council opened it again in the spring of {}.",
+                1900 + 7 * k + i,
+                40 + 3 * k,
+                1950 + i + k
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn xrag_tune_fine_tunes_the_bridge_on_the_store_and_reset_goes_back() {
+    let d = tempfile::tempdir().unwrap();
+    let cache = linked_cache(d.path(), &["onnxruntime", TEXT_MODEL, "efficientnet-lite0", LM_MODEL, XRAG_MODEL]);
+    let (store, docs) = (d.path().join("store"), d.path().join("docs"));
+    std::fs::create_dir_all(&docs).unwrap();
+    for i in 0..8 {
+        std::fs::write(docs.join(format!("town{i}.txt")), prose(i)).unwrap();
+    }
+    let e = Engine::open(EngineConfig::new(&store, cache.clone())).unwrap();
+    ingest_dir(&e, &docs);
+    let before = e.rag_context(&xrag_req("who rebuilt the library", Compression::Xrag)).unwrap();
+    assert!(before.xrag.as_ref().unwrap().bridge.starts_with("xrag-bridge@"));
+    drop(e);
+    let pith = |args: &[&str]| {
+        let out = std::process::Command::new(super::common::pith_bin())
+            .args(["--data", store.to_str().unwrap()])
+            .args(args)
+            .env("PITH_MODELS", &cache.root)
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "pith {args:?}: {text}");
+        text
+    };
+    let out = pith(&["xrag", "tune", "--steps", "2", "--eval-n", "4", "--minutes", "5"]);
+    assert!(out.contains("registered xrag-bridge-tuned@"), "{out}");
+    let e = Engine::open(EngineConfig::new(&store, cache.clone())).unwrap();
+    let after = e.rag_context(&xrag_req("who rebuilt the library", Compression::Xrag)).unwrap();
+    assert!(after.xrag.as_ref().unwrap().bridge.starts_with("xrag-bridge-tuned@"), "{:?}", after.xrag);
+    assert_ne!(after.contexts[0].xrag, before.contexts[0].xrag, "the tuned bridge makes other tokens");
+    drop(e);
+    assert!(pith(&["xrag", "reset"]).contains("shipped bridge is used again"));
+    let e = Engine::open(EngineConfig::new(&store, cache)).unwrap();
+    let back = e.rag_context(&xrag_req("who rebuilt the library", Compression::Xrag)).unwrap();
+    assert_eq!(back.contexts[0].xrag, before.contexts[0].xrag);
+}
