@@ -161,6 +161,7 @@ fn shuffled(n: usize, seed: u64) -> Vec<usize> {
 fn drop_to_budget(
     lm: &pith_models::LocalLm,
     sents: &[&str],
+    whole: &[bool],
     budget: usize,
     count: &dyn Fn(&str) -> Result<usize>,
 ) -> Result<(String, usize)> {
@@ -172,7 +173,7 @@ fn drop_to_budget(
     let bits = tokens::score_joined(tokens::Scorer::SelfInformation(lm), sents)?;
     let pairs: Vec<(&str, &[(u16, f32)])> = sents.iter().zip(&bits).map(|(s, b)| (*s, b.as_slice())).collect();
     let c = |t: &str| count(t).unwrap_or(usize::MAX);
-    Ok((tokens::drop_words(&pairs, budget, false, &c).join(" "), before))
+    Ok((tokens::drop_words_keeping(&pairs, whole, budget, false, &c).join(" "), before))
 }
 
 /// Protected words of `sents` that `out` no longer has.
@@ -257,6 +258,7 @@ pub fn run(file: &Path, cfg: &EngineConfig, methods: &[Method], budgets: &[usize
                     }
                     Method::Tokens | Method::ExtractiveTokens => {
                         let wide = (*b as f32 / tokens::KEEP) as usize;
+                        let mut scores: Vec<f32> = Vec::new();
                         let keep: Vec<usize> = if *m == Method::Tokens {
                             let mut used = 0;
                             (0..sents.len())
@@ -267,13 +269,27 @@ pub fn run(file: &Path, cfg: &EngineConfig, methods: &[Method], budgets: &[usize
                                 .collect()
                         } else {
                             let qv = enc.text.embed_one(q)?;
-                            let sc = extractive::scores(q, &qv, &sents, params);
-                            extractive::select(&sents, &sc, wide, params.dedupe, |i, _| tokens[i])
+                            scores = extractive::scores(q, &qv, &sents, params);
+                            extractive::select(&sents, &scores, wide, params.dedupe, |i, _| tokens[i])
                         };
                         let lm = enc
                             .lm()?
                             .ok_or_else(|| PipelineError::BadInput("token methods need the language model: run `make models`".into()))?;
-                        let (out, before) = drop_to_budget(lm, &keep.iter().map(|&i| texts[i]).collect::<Vec<_>>(), *b, &count)?;
+                        // The best-scored selected sentences, up to WHOLE of the budget, stay whole.
+                        let mut whole = vec![false; keep.len()];
+                        if !scores.is_empty() {
+                            let mut by_score: Vec<usize> = (0..keep.len()).collect();
+                            by_score.sort_by(|&x, &y| scores[keep[y]].total_cmp(&scores[keep[x]]));
+                            let mut used = 0;
+                            for k in by_score {
+                                used += tokens[keep[k]];
+                                if used as f32 > *b as f32 * tokens::WHOLE {
+                                    break;
+                                }
+                                whole[k] = true;
+                            }
+                        }
+                        let (out, before) = drop_to_budget(lm, &keep.iter().map(|&i| texts[i]).collect::<Vec<_>>(), &whole, *b, &count)?;
                         let after = count(&out)?;
                         dropped.push((before as f64, after as f64));
                         *protected_lost += lost_protected(&keep.iter().map(|&i| texts[i]).collect::<Vec<_>>(), &out);

@@ -120,7 +120,19 @@ impl Engine {
         let (mut kept, mut weakest) = choose(req, x.qvec, &cands, budget);
         let mut dropped: HashMap<(usize, usize), String> = HashMap::new();
         if drops {
-            dropped = self.drop_words(&cands, &kept, counter, req.token_budget)?;
+            // Extractive: the best-ranked sentences, up to WHOLE of the budget, stay whole.
+            let mut whole = std::collections::HashSet::new();
+            if req.compression == Compression::ExtractiveTokens {
+                let mut used = 0;
+                for &(g, j) in weakest.iter().rev() {
+                    used += cands[g].sents[j].tokens;
+                    if used as f32 > req.token_budget as f32 * tokens::WHOLE {
+                        break;
+                    }
+                    whole.insert((g, j));
+                }
+            }
+            dropped = self.drop_words(&cands, &kept, &whole, counter, req.token_budget)?;
         }
         loop {
             let (block, per) = build(&cands, &kept, &dropped, req.compression);
@@ -171,7 +183,14 @@ impl Engine {
     /// has none, every unscored sentence of its passage is scored now in
     /// one pass (so a score depends on the passage, not on what this query
     /// kept) and stored.
-    fn drop_words(&self, cands: &[Cand], kept: &[Vec<usize>], counter: &Counter, budget: usize) -> Result<HashMap<(usize, usize), String>> {
+    fn drop_words(
+        &self,
+        cands: &[Cand],
+        kept: &[Vec<usize>],
+        whole: &std::collections::HashSet<(usize, usize)>,
+        counter: &Counter,
+        budget: usize,
+    ) -> Result<HashMap<(usize, usize), String>> {
         let scorer = self.token_scorer()?;
         let mut bits: HashMap<(usize, usize), Vec<(u16, f32)>> = HashMap::new();
         for (g, ks) in kept.iter().enumerate() {
@@ -205,7 +224,8 @@ impl Engine {
         let pairs: Vec<(&str, &[(u16, f32)])> =
             order.iter().map(|&(g, j)| (cands[g].sents[j].text, bits.get(&(g, j)).unwrap_or(&empty).as_slice())).collect();
         let count = |t: &str| counter.count(t);
-        let out = tokens::drop_words(&pairs, budget.saturating_sub(headers), scorer.mean(), &count);
+        let keep_whole: Vec<bool> = order.iter().map(|k| whole.contains(k)).collect();
+        let out = tokens::drop_words_keeping(&pairs, &keep_whole, budget.saturating_sub(headers), scorer.mean(), &count);
         Ok(order.into_iter().zip(out).collect())
     }
 }

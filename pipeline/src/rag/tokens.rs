@@ -27,6 +27,10 @@ use crate::error::{PipelineError, Result};
 /// sentences, dropping brings them down to the budget.
 pub const KEEP: f32 = 0.76;
 
+/// Share of the budget that the best-ranked selected sentences fill and
+/// keep whole (`extractive+tokens`): words are dropped from the rest.
+pub const WHOLE: f32 = 0.7;
+
 /// A token's end (bytes from its sentence's start) and its bits.
 pub type TokenBits = Vec<(u16, f32)>;
 
@@ -273,7 +277,23 @@ fn words(text: &str, toks: &[(u16, f32)], mean: bool) -> Vec<Word> {
 /// sentence's remaining text (words joined by single spaces). A word's
 /// score is the sum of its tokens' (or the mean, with `mean`).
 pub fn drop_words(sents: &[(&str, &[(u16, f32)])], budget: usize, mean: bool, count: &dyn Fn(&str) -> usize) -> Vec<String> {
-    let ws: Vec<Vec<Word>> = sents.iter().map(|(t, b)| words(t, b, mean)).collect();
+    drop_words_keeping(sents, &[], budget, mean, count)
+}
+
+/// [`drop_words`], never dropping from the sentences `whole` marks (the
+/// best-ranked ones: a short answer usually sits in them, and a dropped
+/// word breaks it; the words come from the extra sentences instead).
+pub fn drop_words_keeping(
+    sents: &[(&str, &[(u16, f32)])],
+    whole: &[bool],
+    budget: usize,
+    mean: bool,
+    count: &dyn Fn(&str) -> usize,
+) -> Vec<String> {
+    let mut ws: Vec<Vec<Word>> = sents.iter().map(|(t, b)| words(t, b, mean)).collect();
+    for (w, _) in ws.iter_mut().zip(whole).filter(|x| *x.1) {
+        w.iter_mut().for_each(|w| w.keep = true);
+    }
     let mut kept: Vec<Vec<bool>> = ws.iter().map(|w| vec![true; w.len()]).collect();
     let mut order: Vec<(usize, usize)> =
         ws.iter().enumerate().flat_map(|(i, w)| w.iter().enumerate().filter(|x| !x.1.keep).map(move |(j, _)| (i, j))).collect();

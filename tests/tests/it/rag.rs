@@ -178,6 +178,32 @@ fn token_dropping_fits_the_budget_and_keeps_every_protected_word() {
     assert!(kept.split_whitespace().any(|w| w == "not") && kept.contains("14 March 2027"), "{}", both.prompt);
 }
 
+const HARBOUR: &str = "Notes on the harbour town. The market is held in the square on most days of the week. \
+The old lighthouse was painted white and red in the last century. The ferry to the island leaves from the end of the pier. \
+Fishing boats come back in the early morning with their catch. The museum shows maps and models of the ships that were built here. \
+Many visitors walk along the sea wall in the evening when the weather is fine.";
+
+#[test]
+fn extractive_tokens_keeps_the_best_sentence_whole() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("n");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("harbour.txt"), HARBOUR).unwrap();
+    let e = engine(&d.path().join("store"));
+    ingest_dir(&e, &dir);
+    let q = "where does the ferry to the island leave from";
+    let whole = e.rag_context(&RagRequest { compression: Compression::None, ..req(q, 500) }).unwrap();
+    let budget = whole.prompt_tokens * 3 / 5;
+    let r = e.rag_context(&RagRequest { compression: Compression::ExtractiveTokens, ..req(q, budget) }).unwrap();
+    assert!(r.prompt_tokens <= budget, "{}", r.prompt);
+    let kept = &r.contexts[0].compressed;
+    assert!(kept.contains("The ferry to the island leaves from the end of the pier."), "{kept}");
+    // Words went from the other sentences.
+    let others = kept.replace("The ferry to the island leaves from the end of the pier.", "");
+    let other_words = HARBOUR.split_whitespace().count() - 12;
+    assert!(others.split_whitespace().count() < other_words, "{kept}");
+}
+
 #[test]
 fn read_only_context_on_a_store_an_older_pith_wrote_makes_its_own_sentences() {
     let d = tempfile::tempdir().unwrap();
