@@ -687,6 +687,37 @@ def build_xrag_bridge(model_dir):
     }, XRAG_FILES
 
 
+XRAG_TRAINER_SITE = os.path.join(CACHE, "pytools", "xrag-trainer")
+XRAG_TRAINER_PROBE = "import gguf, onnxruntime, tokenizers, torch, numpy"
+
+
+def ensure_xrag_trainer_site():
+    """gguf, onnxruntime and tokenizers for Debian's python (which has torch): scripts/train_xrag.py
+    (`make xrag`, `pith xrag tune`) puts this folder on its path."""
+    env = dict(os.environ, PYTHONPATH=XRAG_TRAINER_SITE, PYTHONNOUSERSITE="1")
+    if subprocess.run([DEBIAN_PYTHON, "-c", XRAG_TRAINER_PROBE], env=env, capture_output=True).returncode == 0:
+        log(f"xrag trainer tools: ok ({XRAG_TRAINER_SITE})")
+        return
+    ensure_debian_torch()
+    ensure_pip()
+    tmp = XRAG_TRAINER_SITE + ".part"
+    shutil.rmtree(tmp, ignore_errors=True)
+    pip("install", "--no-deps", "--only-binary=:all:", *BINARY_TAGS, "--target", tmp,
+        wheel("gguf"), wheel("onnxruntime"))
+    # tokenizers ships one abi3 manylinux_2_17 wheel for every CPython >= 3.10.
+    pip("install", "--no-deps", "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
+        "--abi", "abi3", "--platform", "manylinux_2_17_x86_64", "--target", tmp + ".tok", "tokenizers==0.23.3")
+    for name in os.listdir(tmp + ".tok"):
+        os.replace(os.path.join(tmp + ".tok", name), os.path.join(tmp, name))
+    shutil.rmtree(tmp + ".tok", ignore_errors=True)
+    shutil.rmtree(XRAG_TRAINER_SITE, ignore_errors=True)
+    os.replace(tmp, XRAG_TRAINER_SITE)
+    probe = subprocess.run([DEBIAN_PYTHON, "-c", XRAG_TRAINER_PROBE], env=env, capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise Fail(f"Debian's python cannot import the xRAG trainer's tools from {XRAG_TRAINER_SITE}: {probe.stderr.strip()[-300:]}")
+    log(f"xrag trainer tools: installed in {XRAG_TRAINER_SITE}")
+
+
 def xrag_changed(model_dir):
     """True when the committed bridge differs from the installed one (a retrained bridge was shipped)."""
     src = os.path.join(HERE, "..", "models", "xrag")
@@ -750,6 +781,12 @@ def main():
             failed.append(name)
             continue
         log(f"{name}: built in {time.time() - t0:.1f}s -> {model_dir}")
+    if not args.only or "xrag-bridge" in args.only:
+        try:
+            ensure_xrag_trainer_site()
+        except Fail as e:
+            log(f"xrag trainer tools: FAILED: {e}")
+            failed.append("xrag-trainer-tools")
     if failed:
         log(f"fetch_models: FAILED for {', '.join(failed)} (after {time.time() - t_all:.1f}s)")
         return 1

