@@ -176,6 +176,54 @@ pub(super) struct Passage {
     pub(super) relevance: Option<f32>,
 }
 
+impl Passage {
+    /// What its header names.
+    pub(super) fn source<'a>(&'a self, row: &'a crate::store::ItemRow) -> super::prompt::Source<'a> {
+        super::prompt::Source {
+            title: &row.title,
+            path: &row.path,
+            seconds: self.ms.map(|(a, b)| (a as f64 / 1e3, b as f64 / 1e3)),
+            page: self.page,
+            section: self.section.as_deref(),
+        }
+    }
+
+    /// Its entry in the response, cited as `citation`, spanning bytes
+    /// `span` of the item's `text`; what compression made is left empty.
+    pub(super) fn context(&self, row: &crate::store::ItemRow, text: &str, span: (usize, usize), citation: usize) -> Context {
+        let (a, b) = (floor(text, span.0), floor(text, span.1.max(span.0)));
+        Context {
+            citation,
+            item_id: self.item,
+            chunk_ids: self.chunks.clone(),
+            kind: row.kind.clone(),
+            path: row.path.clone(),
+            title: row.title.clone(),
+            start: text[..a].chars().count(),
+            end: text[..b].chars().count(),
+            start_s: self.ms.map(|m| m.0 as f64 / 1e3),
+            end_s: self.ms.map(|m| m.1 as f64 / 1e3),
+            page: self.page,
+            section: self.section.clone(),
+            relevance: self.relevance,
+            text: text[a..b].to_string(),
+            compressed: String::new(),
+            original_tokens: 0,
+            kept_tokens: 0,
+            xrag: None,
+        }
+    }
+}
+
+/// `i` moved down to a char boundary of `s`.
+pub(super) fn floor(s: &str, i: usize) -> usize {
+    let mut b = i.min(s.len());
+    while !s.is_char_boundary(b) {
+        b -= 1;
+    }
+    b
+}
+
 impl Engine {
     pub fn rag_context(&self, req: &RagRequest) -> Result<RagContext> {
         let t0 = Instant::now();

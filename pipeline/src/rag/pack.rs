@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use super::budget::Counter;
 use super::context::{Compression, Context, Passage, RagRequest};
 use super::extractive::{self, Params, Sentence};
-use super::prompt::{self, Source};
+use super::prompt;
 use super::tokens;
 use crate::engine::Engine;
 use crate::error::{PipelineError, Result};
@@ -57,14 +57,6 @@ struct Cand<'a> {
     header_tokens: usize,
 }
 
-fn char_offset(text: &str, byte: usize) -> usize {
-    let mut b = byte.min(text.len());
-    while !text.is_char_boundary(b) {
-        b -= 1;
-    }
-    text[..b].chars().count()
-}
-
 impl Engine {
     pub(super) fn pack(&self, x: &Inputs) -> Result<Packed> {
         let (req, counter) = (x.req, x.counter);
@@ -95,14 +87,7 @@ impl Engine {
             let sents: Vec<Sent> = sents;
             let a = sents.first().map_or(a, |s| s.start.min(a));
             let b = sents.iter().map(|s| s.start + s.text.len()).max().map_or(b, |e| e.max(b));
-            let src = Source {
-                title: &row.title,
-                path: &row.path,
-                seconds: p.ms.map(|(a, b)| (a as f64 / 1e3, b as f64 / 1e3)),
-                page: p.page,
-                section: p.section.as_deref(),
-            };
-            let header = prompt::header(n + 1, &src);
+            let header = prompt::header(n + 1, &p.source(row));
             let body = text.get(a..b).unwrap_or("");
             cands.push(Cand {
                 item: p.item,
@@ -150,24 +135,10 @@ impl Engine {
                     let kt = counter.count(&compressed);
                     kept_tokens += kt;
                     contexts.push(Context {
-                        citation,
-                        item_id: p.item,
-                        chunk_ids: p.chunks.clone(),
-                        kind: row.kind.clone(),
-                        path: row.path.clone(),
-                        title: row.title.clone(),
-                        start: char_offset(text, cands[i].span.0),
-                        end: char_offset(text, cands[i].span.1),
-                        start_s: p.ms.map(|m| m.0 as f64 / 1e3),
-                        end_s: p.ms.map(|m| m.1 as f64 / 1e3),
-                        page: p.page,
-                        section: p.section.clone(),
-                        relevance: p.relevance,
-                        text: cands[i].text.to_string(),
                         original_tokens: cands[i].tokens,
                         kept_tokens: kt,
                         compressed,
-                        xrag: None,
+                        ..p.context(row, text, cands[i].span, citation)
                     });
                 }
                 return Ok(Packed { contexts, prompt: block, original_tokens, kept_tokens });

@@ -16,7 +16,7 @@ use base64::Engine as _;
 use pith_models::XRAG_MARK;
 
 use super::context::{Context, Passage};
-use super::prompt::{self, Source};
+use super::prompt;
 use crate::encoders::space;
 use crate::engine::Engine;
 use crate::error::{PipelineError, Result};
@@ -119,49 +119,18 @@ impl Engine {
         for (i, (p, tok)) in passages.iter().zip(tokens).enumerate() {
             let row = rows.get(&p.item).ok_or_else(|| PipelineError::Internal(format!("item {} vanished", p.item)))?;
             let text = texts.get(&p.item).unwrap_or(&empty);
-            let (a, b) = (floor(text, p.start), floor(text, p.end));
-            let body = &text[a..b];
             let citation = first_citation + i;
-            let src = Source {
-                title: &row.title,
-                path: &row.path,
-                seconds: p.ms.map(|(a, b)| (a as f64 / 1e3, b as f64 / 1e3)),
-                page: p.page,
-                section: p.section.as_deref(),
-            };
-            parts.push((prompt::header(citation, &src), XRAG_MARK.to_string()));
+            parts.push((prompt::header(citation, &p.source(row)), XRAG_MARK.to_string()));
+            let c = p.context(row, text, (p.start, p.end), citation);
             contexts.push(Context {
-                citation,
-                item_id: p.item,
-                chunk_ids: p.chunks.clone(),
-                kind: row.kind.clone(),
-                path: row.path.clone(),
-                title: row.title.clone(),
-                start: text[..a].chars().count(),
-                end: text[..b].chars().count(),
-                start_s: p.ms.map(|m| m.0 as f64 / 1e3),
-                end_s: p.ms.map(|m| m.1 as f64 / 1e3),
-                page: p.page,
-                section: p.section.clone(),
-                relevance: p.relevance,
-                text: body.to_string(),
-                compressed: String::new(),
-                original_tokens: count(body),
+                original_tokens: count(&c.text),
                 kept_tokens: 1,
                 xrag: Some(base64::engine::general_purpose::STANDARD.encode(pith_models::xrag::to_f16_bytes(&tok))),
+                ..c
             });
         }
         Ok(XragContexts { info, contexts, parts })
     }
-}
-
-/// `i` moved down to a char boundary of `s`.
-fn floor(s: &str, i: usize) -> usize {
-    let mut b = i.min(s.len());
-    while !s.is_char_boundary(b) {
-        b -= 1;
-    }
-    b
 }
 
 /// A base64 f16 token back to floats (what a client does with `xrag`).
