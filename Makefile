@@ -22,7 +22,8 @@ models: deps
 	$(PYTHON) scripts/fetch_models.py
 
 ## Test photos from the scikit-image wheel, generated tiny CLIP-, CLAP- and LLMLingua-2-style
-## models, generated documents (PDF, Office, EPUB, text images for OCR), and the llama.cpp
+## models, generated documents (PDF, Office, EPUB, text images for OCR), an xRAG bridge that
+## memorised one chunk (scripts/make_xrag_memo.sh, ~3 min once), and the llama.cpp
 ## server (PyPI llama-cpp-python, compiled once into ~/.cache/pith/llama-cpp) for the chat proxy test.
 testdata: models
 	scripts/fetch_testdata.sh $(TESTDATA)
@@ -31,6 +32,7 @@ testdata: models
 	@test -f $(TESTDATA)/tiny-clap/expected.json || $(PYTHON) scripts/make_tiny_clap.py $(TESTDATA)/tiny-clap $(PITH_MODELS)/minilm-l6-v2-int8/tokenizer.json
 	@test -f $(TESTDATA)/tiny-lingua/expected.json || $(PYTHON) scripts/make_tiny_lingua.py $(TESTDATA)/tiny-lingua $(PITH_MODELS)/minilm-l6-v2-int8/tokenizer.json
 	$(PYTHON) scripts/make_doc_fixtures.py $(TESTDATA)/documents
+	@test -f $(TESTDATA)/xrag-memo/shipped/bridge.onnx || scripts/make_xrag_memo.sh $(TESTDATA)/xrag-memo
 	scripts/llama_server.sh
 
 build: models

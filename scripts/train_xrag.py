@@ -557,10 +557,16 @@ def lr_at(frac, step, base, warm):
 
 
 def batches(idx, size, rng):
-    """Endless batches of `size` from `idx`, reshuffled (by `rng`) each pass."""
+    """Endless batches of `size` from `idx`, reshuffled (by `rng`) each pass; fewer chunks than
+    `size` (a small store) are repeated to fill a batch."""
+    if not idx:
+        raise SystemExit("no chunk to train on")
     while True:
         order = idx[:]
         rng.shuffle(order)
+        if len(order) < size:
+            yield [order[i % len(order)] for i in range(size)]
+            continue
         for i in range(0, len(order) - size + 1, size):
             yield order[i:i + size]
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use pith_models::catalog::{LM_MODEL, TEXT_MODEL, XRAG_MODEL};
-use pith_models::{Bridge, LocalLm, Prompt, TextEncoder, XRAG_MARK};
+use pith_models::{Bridge, LocalLm, Piece, Prompt, TextEncoder, XRAG_MARK};
 use pith_pipeline::rag::xrag::decode_token;
 use pith_pipeline::rag::{Compression, RagRequest};
 use pith_pipeline::{Engine, EngineConfig};
@@ -215,7 +215,9 @@ fn xrag_tune_fine_tunes_the_bridge_on_the_store_and_reset_goes_back() {
     let cache = linked_cache(d.path(), &["onnxruntime", TEXT_MODEL, "efficientnet-lite0", LM_MODEL, XRAG_MODEL]);
     let (store, docs) = (d.path().join("store"), d.path().join("docs"));
     std::fs::create_dir_all(&docs).unwrap();
-    for i in 0..8 {
+    // One text of about four chunks: fewer than one batch of 8 (the trainer
+    // once waited forever for a batch to fill), likely none held out.
+    for i in 0..1 {
         std::fs::write(docs.join(format!("town{i}.txt")), prose(i)).unwrap();
     }
     let e = Engine::open(EngineConfig::new(&store, cache.clone())).unwrap();
@@ -245,4 +247,37 @@ fn xrag_tune_fine_tunes_the_bridge_on_the_store_and_reset_goes_back() {
     let e = Engine::open(EngineConfig::new(&store, cache)).unwrap();
     let back = e.rag_context(&xrag_req("who rebuilt the library", Compression::Xrag)).unwrap();
     assert_eq!(back.contexts[0].xrag, before.contexts[0].xrag);
+}
+
+/// What `scripts/make_xrag_memo.sh` (run by `make testdata`) trained on.
+const MEMO: &str = "The lighthouse keeper of Saltmarsh Point wrote every evening in a green notebook: the wind, the ships that passed, \
+and the colour of the sea at dusk. After forty years the notebooks filled a whole shelf of the small museum by the harbour.";
+
+#[test]
+fn a_bridge_that_memorised_a_chunk_makes_the_lm_write_it_from_one_token() {
+    let m = models();
+    let src = std::env::var_os("PITH_XRAG_MEMO")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| super::common::testdata().join("xrag-memo/shipped"));
+    assert!(src.join("bridge.onnx").exists(), "{} missing: run `make testdata`", src.display());
+    let d = tempfile::tempdir().unwrap();
+    let bridge = Bridge::register(&m.root, &src, &d.path().join("xrag-bridge-memo")).unwrap();
+    let bridge = Bridge::load(&m.root, &bridge.dir).unwrap();
+    let text = TextEncoder::load(&m.root, &m.dir(TEXT_MODEL), 1).unwrap();
+    let lm = LocalLm::load(&m.root, &m.dir(LM_MODEL), 2).unwrap();
+    let head: Vec<u32> = std::iter::once(lm.cfg.endoftext_token_id).chain(lm.encode(&bridge.config.template_prefix).unwrap()).collect();
+    let tail = lm.encode(&bridge.config.template_suffix).unwrap();
+    let target = lm.encode(&format!(" {MEMO}")).unwrap();
+    let write = |t: &str| {
+        let tok = bridge.project(&[text.embed_one(t).unwrap()]).unwrap().remove(0);
+        let p = Prompt { pieces: vec![Piece::Ids(head.clone()), Piece::Embeds(tok), Piece::Ids(tail.clone())] };
+        lm.decode(&lm.generate(p, target.len(), pith_models::Sampling::default()).unwrap()).unwrap()
+    };
+    let out = write(MEMO);
+    // The first sentence, word for word, from one input embedding.
+    let first = MEMO.split(": ").next().unwrap();
+    assert!(out.trim_start().starts_with(first), "{out}");
+    // Another text's token does not bring it back.
+    let other = write("Feed the sourdough starter every day with flour and water, and bake the loaf at 230 degrees.");
+    assert!(!other.contains("Saltmarsh"), "{other}");
 }
