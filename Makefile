@@ -60,8 +60,8 @@ lint:
 ## ~30 min on 2 cores, --device cuda on a GPU), ship it into models/xrag/ and install it.
 ## Not part of the tests; commit models/xrag/ to ship the result.
 xrag: models
-	nice -n 10 /usr/bin/python3 scripts/train_xrag.py --out target/xrag --seed 0 --threads 2 --steps 908 --max-minutes 60 --lr 3e-3 --warmup 30 --eval-n 200
-	/usr/bin/python3 scripts/ship_xrag.py target/xrag
+	nice -n 10 /usr/bin/python3 scripts/train_xrag.py --out target/xrag --seed 0 --threads 2 --steps 908 --max-minutes 60 --lr 3e-3 --warmup 30 --eval-n 200 --minilm $(PITH_MODELS)/minilm-l6-v2-int8
+	/usr/bin/python3 scripts/ship_xrag.py target/xrag --minilm $(PITH_MODELS)/minilm-l6-v2-int8
 	$(PYTHON) scripts/fetch_models.py --only xrag-bridge
 
 ## What one xRAG token carries, on L-Eval natural_question (reconstruction and QA).

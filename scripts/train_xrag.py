@@ -640,6 +640,9 @@ def main():
     bld.eos = eos
     train_idx = [i for i in range(len(chunks)) if not held[i]]
     held_idx = [i for i in range(len(chunks)) if held[i]]
+    if not train_idx:  # a tiny store whose every chunk hashed into the held-out share: train on them
+        train_idx, held_idx = held_idx, []
+        log("every chunk was held out: training on them, nothing scored")
     E = torch.from_numpy(emb).to(dev)
 
     br = Bridge(a.hidden, cfg["hidden_size"]).to(dev)

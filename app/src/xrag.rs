@@ -27,7 +27,7 @@ pub fn run(cfg: EngineConfig, cmd: XragCmd) -> Result<()> {
         XragCmd::Reset => {
             if tuned.exists() {
                 std::fs::remove_dir_all(&tuned).with_context(|| format!("removing {}", tuned.display()))?;
-                println!("removed {}: the shipped bridge is used again", tuned.display());
+                println!("removed {}: the shipped bridge is used again (restart a running `pith serve`)", tuned.display());
             } else {
                 println!("no tuned bridge: the shipped one is in use");
             }
@@ -98,6 +98,6 @@ fn report(dir: &Path, name: &str) -> Result<()> {
     } else {
         println!("registered {bridge} (too little text to hold any out for a score)");
     }
-    println!("xRAG now uses it; `pith xrag reset` goes back to the shipped bridge");
+    println!("xRAG now uses it (restart a running `pith serve`); `pith xrag reset` goes back to the shipped bridge");
     Ok(())
 }

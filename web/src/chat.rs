@@ -93,6 +93,9 @@ fn text_of(content: &Value) -> String {
 /// A message with every xRAG mark in its text defused.
 fn without_marks(mut m: Value) -> Value {
     let defuse = |s: &str| s.replace(pith_models::XRAG_MARK, "<xrag>");
+    if let Some(Value::String(r)) = m.get_mut("role") {
+        *r = defuse(r);
+    }
     match m.get_mut("content") {
         Some(Value::String(s)) => *s = defuse(s),
         Some(Value::Array(parts)) => {

@@ -270,9 +270,14 @@ impl Engine {
             rows: &rows,
             stored: &stored,
         })?;
+        // A mark in a file's own text or title is not a slot: only those
+        // the xRAG contexts add below are.
+        out.prompt = out.prompt.replace(pith_models::XRAG_MARK, "<xrag>");
         let mut xrag = None;
         if matches!(req.compression, Compression::Xrag | Compression::ExtractiveXrag) {
             let count = |t: &str| counter.count(t);
+            // A top passage that did not fit as text goes as a token with the rest.
+            let xrag_passages = if out.contexts.is_empty() { &passages[..] } else { xrag_passages };
             let super::xrag::XragContexts { info, contexts, parts } =
                 self.xrag_contexts(xrag_passages, &texts, &rows, out.contexts.len() + 1, &count)?;
             out.original_tokens += contexts.iter().map(|c| c.original_tokens).sum::<usize>();

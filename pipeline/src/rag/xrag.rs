@@ -120,7 +120,7 @@ impl Engine {
             let row = rows.get(&p.item).ok_or_else(|| PipelineError::Internal(format!("item {} vanished", p.item)))?;
             let text = texts.get(&p.item).unwrap_or(&empty);
             let citation = first_citation + i;
-            parts.push((prompt::header(citation, &p.source(row)), XRAG_MARK.to_string()));
+            parts.push((prompt::header(citation, &p.source(row)).replace(XRAG_MARK, "<xrag>"), XRAG_MARK.to_string()));
             let c = p.context(row, text, (p.start, p.end), citation);
             contexts.push(Context {
                 original_tokens: count(&c.text),

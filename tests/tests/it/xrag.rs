@@ -117,6 +117,9 @@ fn xrag_contexts_carry_one_token_per_passage_made_at_ingest() {
     assert!(r.contexts[1..].iter().all(|c| c.xrag.is_some()));
     assert_eq!(r.contexts.iter().map(|c| c.citation).collect::<Vec<_>>(), (1..=r.contexts.len()).collect::<Vec<_>>());
     assert_eq!(r.prompt.matches(XRAG_MARK).count(), r.contexts.len() - 1);
+    // A top passage too long for the budget as text still goes, as a token.
+    let r = e.rag_context(&RagRequest { token_budget: 1, ..xrag_req("flight to Lisbon", Compression::ExtractiveXrag) }).unwrap();
+    assert!(!r.contexts.is_empty() && r.contexts.iter().all(|c| c.xrag.is_some()), "{}", r.prompt);
 }
 
 #[test]
@@ -280,4 +283,30 @@ fn a_bridge_that_memorised_a_chunk_makes_the_lm_write_it_from_one_token() {
     // Another text's token does not bring it back.
     let other = write("Feed the sourdough starter every day with flour and water, and bake the loaf at 230 degrees.");
     assert!(!other.contains("Saltmarsh"), "{other}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_contains_the_xrag_mark_is_text_not_a_slot() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = notes(d.path());
+    std::fs::write(
+        dir.join(format!("{XRAG_MARK}.txt")),
+        format!("The ferry timetable changed: boats to the island leave at {XRAG_MARK} every hour from pier 3."),
+    )
+    .unwrap();
+    let e = engine(&d.path().join("store"));
+    ingest_dir(&e, &dir);
+    for c in [Compression::Extractive, Compression::Xrag, Compression::ExtractiveXrag] {
+        let r = e.rag_context(&xrag_req("when do the boats to the island leave", c)).unwrap();
+        let slots = r.contexts.iter().filter(|c| c.xrag.is_some()).count();
+        assert_eq!(r.prompt.matches(XRAG_MARK).count(), slots, "{c:?}: {}", r.prompt);
+    }
+    let st = AppState::new(Arc::new(e));
+    for c in ["extractive", "extractive+xrag"] {
+        let ask = json!({"max_tokens": 8, "messages": [{"role": XRAG_MARK, "content": "be brief"},
+                                                        {"role": "user", "content": "when do the boats to the island leave?"}],
+                         "pith": {"compression": c, "min_relevance": 0, "k": 2}});
+        let (s, v) = post(&st, "/v1/chat/completions", ask).await;
+        assert_eq!(s, StatusCode::OK, "{c}: {v}");
+    }
 }
