@@ -100,6 +100,10 @@ fn lm_chunks(text: &str, lm: &LocalLm) -> Result<Vec<String>> {
         let sent = text[s..e].trim();
         let k = lm.encode(sent)?.len();
         if k > MAX_TOK {
+            // As the trainer's chunk_texts: what is ready is kept, the long sentence skipped.
+            if n >= MIN_TOK {
+                out.push(std::mem::take(&mut cur));
+            }
             cur.clear();
             n = 0;
             continue;
